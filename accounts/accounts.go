@@ -1,0 +1,276 @@
+// Package accounts holds the rules for shell logins: roles, password hashing and
+// policy, authorized keys. Records live in the store; this package never caches them.
+package accounts
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/ferry-appliance/ferry/store"
+)
+
+// Role decides which commands an account may run.
+type Role string
+
+const (
+	Admin  Role = "admin"
+	Viewer Role = "viewer"
+)
+
+// ParseRole accepts the role names operators type.
+func ParseRole(s string) (Role, error) {
+	switch Role(s) {
+	case Admin, Viewer:
+		return Role(s), nil
+	}
+	return "", fmt.Errorf("role %q: %w (use admin or viewer)", s, ErrBadRole)
+}
+
+// Allows reports whether an account of role r may run a command that requires need.
+func (r Role) Allows(need Role) bool { return r == Admin || need == Viewer }
+
+// MinPasswordLength is the policy's minimum, in characters.
+const MinPasswordLength = 12
+
+var (
+	ErrBadRole        = errors.New("unknown role")
+	ErrBadName        = errors.New("invalid account name")
+	ErrWeakPassword   = errors.New("password too weak")
+	ErrSamePassword   = errors.New("new password must differ from the old one")
+	ErrWrongPassword  = errors.New("current password is incorrect")
+	ErrBadKey         = errors.New("invalid authorized_keys line")
+	ErrKeyExists      = errors.New("key already added")
+	ErrKeyNotFound    = errors.New("no such key")
+	ErrPasswordNeeded = errors.New("password change required")
+)
+
+// bcryptCost trades login latency (about 50 ms here at 10) against offline cracking.
+const bcryptCost = 11
+
+var validName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+
+// Service applies the account rules to the store.
+type Service struct {
+	st *store.Store
+	// dummyHash is compared against when the account does not exist, so that
+	// a wrong user name costs the same time as a wrong password.
+	dummyHash []byte
+}
+
+// New returns the account service over st.
+func New(st *store.Store) *Service {
+	h, _ := bcrypt.GenerateFromPassword([]byte("ferry-timing-equaliser"), bcryptCost)
+	return &Service{st: st, dummyHash: h}
+}
+
+// Identity is what a session needs to know about its account.
+type Identity struct {
+	Name               string
+	Role               Role
+	MustChangePassword bool
+}
+
+// Lookup returns the account's identity.
+func (s *Service) Lookup(name string) (Identity, error) {
+	a, err := s.st.Account(name)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Name: a.Name, Role: Role(a.Role), MustChangePassword: a.MustChangePassword}, nil
+}
+
+// List returns every account.
+func (s *Service) List() ([]store.Account, error) { return s.st.Accounts() }
+
+// VerifyPassword reports whether password is the account's. It always spends one bcrypt comparison.
+func (s *Service) VerifyPassword(name, password string) bool {
+	a, err := s.st.Account(name)
+	if err != nil || a.PasswordHash == "" || password == "" {
+		bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(password)) == nil
+}
+
+// BurnPasswordCheck spends the time of one check without looking anything up,
+// for refusals (locked-out addresses) that must not be faster than a real one.
+func (s *Service) BurnPasswordCheck(password string) {
+	bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
+}
+
+// VerifyKey reports whether key is one of the account's authorized keys.
+func (s *Service) VerifyKey(name string, key gossh.PublicKey) bool {
+	a, err := s.st.Account(name)
+	if err != nil {
+		return false
+	}
+	want := key.Marshal()
+	for _, k := range a.Keys {
+		pub, _, _, _, err := gossh.ParseAuthorizedKey([]byte(k.Line))
+		if err == nil && subtle.ConstantTimeCompare(pub.Marshal(), want) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckPolicy says why newPassword is unacceptable, or nil.
+func CheckPolicy(oldPassword, newPassword string) error {
+	if len([]rune(newPassword)) < MinPasswordLength {
+		return fmt.Errorf("%w: use at least %d characters", ErrWeakPassword, MinPasswordLength)
+	}
+	if strings.TrimSpace(newPassword) != newPassword {
+		return fmt.Errorf("%w: no leading or trailing spaces", ErrWeakPassword)
+	}
+	if oldPassword != "" && newPassword == oldPassword {
+		return ErrSamePassword
+	}
+	return nil
+}
+
+func hash(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// Add creates an account that must change its initial password at first login.
+func (s *Service) Add(name string, role Role, initialPassword string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("account %q: %w (lower-case letters, digits, _ . -; at most 32)", name, ErrBadName)
+	}
+	if _, err := ParseRole(string(role)); err != nil {
+		return err
+	}
+	if err := CheckPolicy("", initialPassword); err != nil {
+		return err
+	}
+	h, err := hash(initialPassword)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	return s.st.CreateAccount(store.Account{
+		Name: name, Role: string(role), PasswordHash: h, MustChangePassword: true,
+		CreatedAt: now, PasswordChangedAt: now,
+	})
+}
+
+// EnsureInitialAdmin creates the admin account on first boot; it reports whether it did.
+func (s *Service) EnsureInitialAdmin(name, password string) (bool, error) {
+	if _, err := s.st.Account(name); err == nil {
+		return false, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	if password == "" {
+		return false, fmt.Errorf("initial password for %q: %w", name, ErrWeakPassword)
+	}
+	h, err := hash(password)
+	if err != nil {
+		return false, err
+	}
+	now := time.Now().UTC()
+	return true, s.st.CreateAccount(store.Account{
+		Name: name, Role: string(Admin), PasswordHash: h, MustChangePassword: true,
+		CreatedAt: now, PasswordChangedAt: now,
+	})
+}
+
+// Remove deletes an account; the store refuses the last admin.
+func (s *Service) Remove(name string) error { return s.st.DeleteAccount(name) }
+
+// ChangePassword is `passwd`: the caller proves the current password.
+func (s *Service) ChangePassword(name, current, newPassword string) error {
+	if !s.VerifyPassword(name, current) {
+		return ErrWrongPassword
+	}
+	if err := CheckPolicy(current, newPassword); err != nil {
+		return err
+	}
+	return s.setPassword(name, newPassword, false)
+}
+
+// CompleteForcedChange sets the password of an account in the must-change state.
+// The session already authenticated, so the old password is only compared, not asked.
+func (s *Service) CompleteForcedChange(name, newPassword string) error {
+	if s.VerifyPassword(name, newPassword) {
+		return ErrSamePassword
+	}
+	if err := CheckPolicy("", newPassword); err != nil {
+		return err
+	}
+	return s.setPassword(name, newPassword, false)
+}
+
+// ResetPassword is an admin's reset: the account must change it at next login.
+func (s *Service) ResetPassword(name, newPassword string) error {
+	if err := CheckPolicy("", newPassword); err != nil {
+		return err
+	}
+	return s.setPassword(name, newPassword, true)
+}
+
+func (s *Service) setPassword(name, password string, mustChange bool) error {
+	h, err := hash(password)
+	if err != nil {
+		return err
+	}
+	return s.st.UpdateAccount(name, func(a *store.Account) error {
+		a.PasswordHash = h
+		a.MustChangePassword = mustChange
+		a.PasswordChangedAt = time.Now().UTC()
+		return nil
+	})
+}
+
+// AddKey authorizes a public key (one authorized_keys line) for the account.
+func (s *Service) AddKey(name, line string) (string, error) {
+	pub, comment, _, rest, err := gossh.ParseAuthorizedKey([]byte(line))
+	if err != nil || len(strings.TrimSpace(string(rest))) > 0 {
+		return "", fmt.Errorf("%w: expected \"<type> <base64> [comment]\"", ErrBadKey)
+	}
+	fp := gossh.FingerprintSHA256(pub)
+	normalized := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(pub)))
+	if comment != "" {
+		normalized += " " + comment
+	}
+	err = s.st.UpdateAccount(name, func(a *store.Account) error {
+		for _, k := range a.Keys {
+			if k.Fingerprint == fp {
+				return fmt.Errorf("%s: %w", fp, ErrKeyExists)
+			}
+		}
+		a.Keys = append(a.Keys, store.AuthorizedKey{Line: normalized, Fingerprint: fp, AddedAt: time.Now().UTC()})
+		return nil
+	})
+	return fp, err
+}
+
+// RemoveKey removes the key with the given SHA256 fingerprint.
+func (s *Service) RemoveKey(name, fingerprint string) error {
+	return s.st.UpdateAccount(name, func(a *store.Account) error {
+		for i, k := range a.Keys {
+			if k.Fingerprint == fingerprint {
+				a.Keys = append(a.Keys[:i], a.Keys[i+1:]...)
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: %w", fingerprint, ErrKeyNotFound)
+	})
+}
+
+// History returns the account's last n command lines, oldest first.
+func (s *Service) History(name string, n int) ([]string, error) { return s.st.History(name, n) }
+
+// AppendHistory records a command line the account ran.
+func (s *Service) AppendHistory(name, line string) error { return s.st.AppendHistory(name, line) }

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/certs"
+	"github.com/ferry-appliance/ferry/commands"
+	"github.com/ferry-appliance/ferry/logfile"
+	"github.com/ferry-appliance/ferry/shell"
+	"github.com/ferry-appliance/ferry/status"
+	"github.com/ferry-appliance/ferry/store"
+)
+
+const (
+	adminAccount        = "root"
+	initialPasswordFile = "initial-password"
+	initialPasswordEnv  = "FERRY_INITIAL_PASSWORD"
+	confdbFile          = "confdb.db"
+	// lockTimeout is how long a second ferryd waits for the confdb lock before giving up.
+	lockTimeout = time.Second
+)
+
+// app is the running appliance: what start built, in the order stop tears it down.
+type app struct {
+	log    *slog.Logger
+	logOut *logfile.Writer
+	store  *store.Store
+	shell  *shell.Server
+}
+
+func start(o options, level slog.Level, stderr io.Writer) (a *app, err error) {
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	a = &app{}
+	defer func() {
+		if err != nil {
+			a.closeAll()
+		}
+	}()
+	if a.logOut, err = logfile.Open(filepath.Join(o.dataDir, "log")); err != nil {
+		return nil, err
+	}
+	a.log = slog.New(slog.NewTextHandler(io.MultiWriter(stderr, a.logOut), &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(a.log)
+	started := time.Now()
+
+	if a.store, err = store.Open(filepath.Join(o.dataDir, confdbFile), lockTimeout); err != nil {
+		return nil, err
+	}
+	signers, err := ensureHostKeys(a.store, a.log)
+	if err != nil {
+		return nil, err
+	}
+	acc := accounts.New(a.store)
+	if err := ensureAdmin(acc, o.dataDir, a.log); err != nil {
+		return nil, err
+	}
+
+	hostname, _ := os.Hostname()
+	sessions := shell.NewSessions()
+	model := status.New()
+	model.Register("system", func() []status.Field {
+		size, _ := a.store.Size()
+		return []status.Field{
+			{Key: "version", Value: version}, {Key: "build", Value: buildDate},
+			{Key: "hostname", Value: hostname},
+			{Key: "uptime", Value: time.Since(started).Round(time.Second).String()},
+			{Key: "data_dir", Value: o.dataDir},
+			{Key: "confdb_size_bytes", Value: size},
+			{Key: "sessions", Value: sessions.Count()},
+		}
+	})
+	pubs := make([]gossh.PublicKey, 0, len(signers))
+	for _, s := range signers {
+		pubs = append(pubs, s.PublicKey())
+	}
+	reg, err := commands.Registry(&commands.Services{
+		Accounts: acc, Store: a.store, Status: model, Sessions: sessions,
+		HostKeys: pubs, LogPath: a.logOut.Path(), DataDir: o.dataDir,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := runBootstrap(o.bootstrap, a.store, acc, reg, a.log); err != nil {
+		return nil, err
+	}
+
+	a.shell, err = shell.New(shell.Config{
+		Addr: o.sshAddr, HostKeys: signers, Accounts: acc, Registry: reg, Sessions: sessions,
+		Logger: a.log, Version: version, BuildDate: buildDate, Hostname: hostname,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.shell.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// stop shuts the shell down (telling sessions), then closes the confdb and the log.
+func (a *app) stop(ctx context.Context) error {
+	err := a.shell.Shutdown(ctx)
+	a.log.Info("stopped")
+	if cerr := a.closeAll(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (a *app) closeAll() error {
+	var errs []error
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	if a.logOut != nil {
+		errs = append(errs, a.logOut.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ensureHostKeys loads the host keys, generating missing ones on first boot, so
+// the fingerprint operators pinned never changes across restarts.
+func ensureHostKeys(st *store.Store, log *slog.Logger) ([]gossh.Signer, error) {
+	stored, err := st.HostKeys()
+	if err != nil {
+		return nil, err
+	}
+	var signers []gossh.Signer
+	for _, alg := range certs.HostKeyAlgorithms {
+		pem, ok := stored[alg]
+		if !ok {
+			if pem, err = certs.NewHostKey(alg); err != nil {
+				return nil, err
+			}
+			if err := st.PutHostKey(alg, pem); err != nil {
+				return nil, err
+			}
+			log.Info("generated SSH host key", "algorithm", alg)
+		}
+		s, err := certs.ParseHostKey(alg, pem)
+		if err != nil {
+			return nil, err
+		}
+		signers = append(signers, s)
+	}
+	if len(signers) == 0 {
+		return nil, errNoHostKeys
+	}
+	return signers, nil
+}
+
+// ensureAdmin creates root on first boot with FERRY_INITIAL_PASSWORD, or a random
+// password written to <data-dir>/initial-password (0600). The password is never logged.
+func ensureAdmin(acc *accounts.Service, dataDir string, log *slog.Logger) error {
+	if _, err := acc.Lookup(adminAccount); err == nil {
+		return nil
+	}
+	pw, fromEnv := os.LookupEnv(initialPasswordEnv)
+	if !fromEnv || pw == "" {
+		pw = randomPassword()
+		path := filepath.Join(dataDir, initialPasswordFile)
+		if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write initial password: %w", err)
+		}
+		defer log.Info("initial password for root written", "path", path)
+	} else {
+		defer log.Info("initial password for root taken from " + initialPasswordEnv)
+	}
+	if _, err := acc.EnsureInitialAdmin(adminAccount, pw); err != nil {
+		return err
+	}
+	return nil
+}
+
+// randomPassword is crypto/rand's 26-character base32 text: 130 bits.
+func randomPassword() string { return rand.Text() }
+
+// runBootstrap runs the first-boot batch once; a failure stops ferryd and the
+// batch runs again at the next start.
+func runBootstrap(path string, st *store.Store, acc *accounts.Service, reg *shell.Registry, log *slog.Logger) error {
+	done, err := st.Bootstrapped()
+	if err != nil || !done.IsZero() {
+		return err
+	}
+	src, closeSrc, err := bootstrapSource(path)
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	root, err := acc.Lookup(adminAccount)
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := reg.RunBootstrap(context.Background(), log, root, src, &out); err != nil {
+		return fmt.Errorf("bootstrap %s: %s", bootstrapName(path), shell.Message(err))
+	}
+	log.Info("bootstrap applied", "source", bootstrapName(path))
+	return st.MarkBootstrapped(time.Now())
+}
+
+func bootstrapName(path string) string {
+	if path == "" {
+		return "(embedded)"
+	}
+	return path
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

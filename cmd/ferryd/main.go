@@ -1,0 +1,96 @@
+// Command ferryd is the Ferry appliance daemon.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.buildDate=...".
+var (
+	version   = "dev"
+	buildDate = "unknown"
+)
+
+//go:embed bootstrap.ferry
+var defaultBootstrap []byte
+
+// shutdownGrace is how long open sessions get to finish after SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+type options struct {
+	dataDir   string
+	sshAddr   string
+	bootstrap string
+	logLevel  string
+}
+
+func main() {
+	var o options
+	fs := flag.NewFlagSet("ferryd", flag.ContinueOnError)
+	fs.StringVar(&o.dataDir, "data-dir", "/var/lib/ferry", "directory for confdb.db, host keys, logs")
+	fs.StringVar(&o.sshAddr, "ssh-addr", ":7022", "address of the SSH admin shell")
+	fs.StringVar(&o.bootstrap, "bootstrap", "", "shell commands run once on first boot (default: embedded; /dev/null: none)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if *showVersion {
+		fmt.Printf("ferryd %s (build %s)\n", version, buildDate)
+		return
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintf(os.Stderr, "ferryd: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the appliance and blocks until a signal stops it.
+func run(o options) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", o.logLevel)
+	}
+	app, err := start(o, level, os.Stderr)
+	if err != nil {
+		return err
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	sig := <-sigs
+	app.log.Info("shutting down", "signal", sig.String())
+	go func() {
+		<-sigs
+		app.log.Warn("second signal: exiting now")
+		os.Exit(1)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	return app.stop(ctx)
+}
+
+// bootstrapSource returns the first-boot batch named by --bootstrap.
+func bootstrapSource(path string) (io.Reader, func(), error) {
+	if path == "" {
+		return bytesReader(defaultBootstrap), func() {}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--bootstrap: %w", err)
+	}
+	return f, func() { f.Close() }, nil
+}
+
+var errNoHostKeys = errors.New("no usable host keys")

@@ -1,0 +1,247 @@
+package commands
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/c-bata/go-prompt"
+
+	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/shell"
+)
+
+func accountCommands(svc *Services) []shell.Command {
+	a := &accountCmds{svc: svc}
+	return []shell.Command{
+		{Name: "passwd", Help: "Change your own password", Role: accounts.Viewer, Run: a.passwd},
+		{Name: "dom.resetPassword", Usage: "localhost ACCOUNT", Help: "Reset an account's password (it must change it at next login)",
+			Role: accounts.Admin, MinArgs: 2, MaxArgs: 2, Complete: a.completeDomReset, Run: a.resetPassword},
+		{Name: "account.list", Help: "List shell accounts", Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: a.list},
+		{Name: "account.add", Usage: "NAME admin|viewer", Help: "Add an account; asks for its initial password",
+			Detail: "The new account must change the initial password at its first login.\nviewer accounts may run read-only commands only.",
+			Role:   accounts.Admin, MinArgs: 2, MaxArgs: 2, Complete: completeRole, Run: a.add},
+		{Name: "account.remove", Usage: "NAME", Help: "Remove an account (never the last admin)",
+			Role: accounts.Admin, MinArgs: 1, MaxArgs: 1, Complete: a.completeFirstName, Run: a.remove},
+		{Name: "account.addKey", Usage: "NAME 'AUTHORIZED_KEYS_LINE'", Help: "Allow a public key to log in as the account",
+			Role: accounts.Admin, MinArgs: 2, MaxArgs: -1, Complete: a.completeFirstName, Run: a.addKey},
+		{Name: "account.removeKey", Usage: "NAME SHA256:FINGERPRINT", Help: "Remove one of the account's public keys",
+			Role: accounts.Admin, MinArgs: 2, MaxArgs: 2, Complete: a.completeKeys, Run: a.removeKey},
+	}
+}
+
+type accountCmds struct{ svc *Services }
+
+// askNewPassword asks for a password twice and checks the policy before anything changes.
+func askNewPassword(c *shell.Ctx, question, again string) (string, error) {
+	pw, err := c.PromptSecret(question)
+	if err != nil {
+		return "", err
+	}
+	pw2, err := c.PromptSecret(again)
+	if err != nil {
+		return "", err
+	}
+	if pw != pw2 {
+		return "", errors.New("passwords do not match; nothing changed")
+	}
+	if err := accounts.CheckPolicy("", pw); err != nil {
+		return "", err
+	}
+	return pw, nil
+}
+
+func (a *accountCmds) passwd(c *shell.Ctx) error {
+	if c.User.MustChangePassword {
+		pw, err := askNewPassword(c, "New password: ", "Retype password: ")
+		if err != nil {
+			return err
+		}
+		if err := a.svc.Accounts.CompleteForcedChange(c.User.Name, pw); err != nil {
+			return err
+		}
+		c.Printf("Password changed.\n")
+		return nil
+	}
+	current, err := c.PromptSecret("Current password: ")
+	if err != nil {
+		return err
+	}
+	pw, err := askNewPassword(c, "New password: ", "Retype password: ")
+	if err != nil {
+		return err
+	}
+	if err := a.svc.Accounts.ChangePassword(c.User.Name, current, pw); err != nil {
+		return err
+	}
+	c.Printf("Password changed.\n")
+	return nil
+}
+
+func (a *accountCmds) resetPassword(c *shell.Ctx) error {
+	if c.Args[0] != "localhost" {
+		return shell.Usagef("dom.resetPassword: domain %q: only localhost exists on this appliance", c.Args[0])
+	}
+	name := c.Args[1]
+	if _, err := a.svc.Accounts.Lookup(name); err != nil {
+		return err
+	}
+	pw, err := askNewPassword(c, "New Password: ", "New Password: ")
+	if err != nil {
+		return err
+	}
+	if err := a.svc.Accounts.ResetPassword(name, pw); err != nil {
+		return err
+	}
+	c.Printf("Password of %s reset; it must be changed at the next login.\n", name)
+	return nil
+}
+
+type accountView struct {
+	Name               string    `json:"name"`
+	Role               string    `json:"role"`
+	Keys               []string  `json:"keys"`
+	MustChangePassword bool      `json:"must_change_password"`
+	PasswordChangedAt  time.Time `json:"password_changed_at"`
+}
+
+func (a *accountCmds) list(c *shell.Ctx) error {
+	all, err := a.svc.Accounts.List()
+	if err != nil {
+		return err
+	}
+	views := make([]accountView, 0, len(all))
+	rows := make([][]string, 0, len(all))
+	for _, acc := range all {
+		v := accountView{Name: acc.Name, Role: acc.Role, Keys: []string{}, MustChangePassword: acc.MustChangePassword, PasswordChangedAt: acc.PasswordChangedAt}
+		for _, k := range acc.Keys {
+			v.Keys = append(v.Keys, k.Fingerprint)
+		}
+		views = append(views, v)
+		rows = append(rows, []string{acc.Name, acc.Role, strconv.Itoa(len(acc.Keys)), yesNo(acc.MustChangePassword),
+			acc.PasswordChangedAt.Local().Format(time.DateTime)})
+	}
+	if c.Flag("json") {
+		return c.WriteJSON(views)
+	}
+	return c.Table([]string{"ACCOUNT", "ROLE", "KEYS", "MUST CHANGE PASSWORD", "PASSWORD CHANGED"}, rows)
+}
+
+func (a *accountCmds) add(c *shell.Ctx) error {
+	role, err := accounts.ParseRole(c.Args[1])
+	if err != nil {
+		return shell.Usagef("%v", err)
+	}
+	if _, err := a.svc.Accounts.Lookup(c.Args[0]); err == nil {
+		return errors.New("account " + c.Args[0] + " already exists; nothing changed")
+	}
+	pw, err := askNewPassword(c, "Initial password: ", "Retype password: ")
+	if err != nil {
+		return err
+	}
+	if err := a.svc.Accounts.Add(c.Args[0], role, pw); err != nil {
+		return err
+	}
+	c.Printf("Account %s (%s) added; it must change its password at first login.\n", c.Args[0], role)
+	return nil
+}
+
+func (a *accountCmds) remove(c *shell.Ctx) error {
+	if c.Args[0] == c.User.Name {
+		return errors.New("you cannot remove the account you are logged in as")
+	}
+	if err := a.svc.Accounts.Remove(c.Args[0]); err != nil {
+		return err
+	}
+	c.Printf("Account %s removed.\n", c.Args[0])
+	return nil
+}
+
+func (a *accountCmds) addKey(c *shell.Ctx) error {
+	line := c.Args[1]
+	for _, more := range c.Args[2:] { // an unquoted key line arrives as several words
+		line += " " + more
+	}
+	fp, err := a.svc.Accounts.AddKey(c.Args[0], line)
+	if err != nil {
+		return err
+	}
+	c.Printf("Key %s added to %s.\n", fp, c.Args[0])
+	return nil
+}
+
+func (a *accountCmds) removeKey(c *shell.Ctx) error {
+	if err := a.svc.Accounts.RemoveKey(c.Args[0], c.Args[1]); err != nil {
+		return err
+	}
+	c.Printf("Key %s removed from %s.\n", c.Args[1], c.Args[0])
+	return nil
+}
+
+func (a *accountCmds) accountNames() []prompt.Suggest {
+	all, err := a.svc.Accounts.List()
+	if err != nil {
+		return nil
+	}
+	out := make([]prompt.Suggest, 0, len(all))
+	for _, acc := range all {
+		out = append(out, prompt.Suggest{Text: acc.Name, Description: acc.Role})
+	}
+	return out
+}
+
+func (a *accountCmds) completeFirstName(_ *shell.Ctx, args []string) []prompt.Suggest {
+	if len(args) == 1 {
+		return a.accountNames()
+	}
+	return nil
+}
+
+func (a *accountCmds) completeDomReset(_ *shell.Ctx, args []string) []prompt.Suggest {
+	switch len(args) {
+	case 1:
+		return []prompt.Suggest{{Text: "localhost", Description: "this appliance"}}
+	case 2:
+		return a.accountNames()
+	}
+	return nil
+}
+
+func (a *accountCmds) completeKeys(c *shell.Ctx, args []string) []prompt.Suggest {
+	if len(args) == 1 {
+		return a.accountNames()
+	}
+	if len(args) != 2 {
+		return nil
+	}
+	all, err := a.svc.Accounts.List()
+	if err != nil {
+		return nil
+	}
+	var out []prompt.Suggest
+	for _, acc := range all {
+		if acc.Name == args[0] {
+			for _, k := range acc.Keys {
+				out = append(out, prompt.Suggest{Text: k.Fingerprint, Description: k.Line})
+			}
+		}
+	}
+	return out
+}
+
+func completeRole(_ *shell.Ctx, args []string) []prompt.Suggest {
+	if len(args) == 2 {
+		return []prompt.Suggest{
+			{Text: string(accounts.Admin), Description: "may run every command"},
+			{Text: string(accounts.Viewer), Description: "read-only commands"},
+		}
+	}
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

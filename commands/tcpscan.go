@@ -1,0 +1,54 @@
+package commands
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/net/probe"
+	"github.com/ferry-appliance/ferry/shell"
+)
+
+func tcpscanCommands() []shell.Command {
+	return []shell.Command{
+		{Name: "tcpscan", Usage: "HOST PORT [TIMEOUT_MS]", Help: "Check that a TCP port can be reached from this appliance",
+			Detail: "Prints opened, timeout, or not opened: <reason>. Exit status 1 unless opened.\nDefault timeout 5000 ms; Ctrl-C cancels.",
+			Role:   accounts.Viewer, MinArgs: 2, MaxArgs: 3, Run: tcpscan},
+	}
+}
+
+func tcpscan(c *shell.Ctx) error {
+	port, err := strconv.Atoi(c.Args[1])
+	if err != nil || port < 1 || port > 65535 {
+		return shell.Usagef("tcpscan: PORT must be 1-65535, not %q", c.Args[1])
+	}
+	timeout := 5000 * time.Millisecond
+	if len(c.Args) == 3 {
+		ms, err := strconv.Atoi(c.Args[2])
+		if err != nil || ms < 1 || ms > 600000 {
+			return shell.Usagef("tcpscan: TIMEOUT_MS must be 1-600000, not %q", c.Args[2])
+		}
+		timeout = time.Duration(ms) * time.Millisecond
+	}
+	addr, err := probe.Resolve(c, c.Args[0], port)
+	if err != nil {
+		return err
+	}
+	c.Printf("trying to connect /%s\n", addr)
+	r, err := probe.TCP(c, addr, timeout)
+	if err != nil {
+		return err
+	}
+	switch r.Outcome {
+	case probe.Opened:
+		c.Printf("opened\n")
+		return nil
+	case probe.Timeout:
+		c.Printf("timeout\n")
+	case probe.Refused:
+		c.Printf("not opened: Connection refused\n")
+	default:
+		c.Printf("not opened: %v\n", r.Err)
+	}
+	return shell.ErrReported
+}

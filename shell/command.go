@@ -1,0 +1,178 @@
+package shell
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/c-bata/go-prompt"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/ferry-appliance/ferry/accounts"
+)
+
+// Command is one entry of the registry: everything help, Tab, `?`, the role
+// check and the audit log need to know about it.
+type Command struct {
+	Name  string // dotted: group.verb
+	Usage string // arguments after the name, e.g. "NAME admin|viewer"
+	Help  string // one line
+	// Detail is optional longer help shown by `help NAME`.
+	Detail string
+	Role   accounts.Role
+	// MinArgs and MaxArgs bound the positional arguments; MaxArgs < 0 means no limit.
+	MinArgs, MaxArgs int
+	// Flags are the --name switches the command accepts; the dispatcher removes them from Args.
+	Flags []Flag
+	// SecretArgs are indexes of positional arguments never written to logs or history.
+	SecretArgs []int
+	// Complete returns candidates for the last element of args (possibly "").
+	Complete func(c *Ctx, args []string) []prompt.Suggest
+	Run      func(c *Ctx) error
+}
+
+// Flag is a boolean --switch.
+type Flag struct{ Name, Help string }
+
+// JSONFlag is the flag every listing command accepts.
+var JSONFlag = Flag{Name: "json", Help: "print JSON instead of a table"}
+
+// Mode is how the session reached the shell.
+type Mode string
+
+const (
+	Interactive Mode = "interactive"
+	Exec        Mode = "exec"
+	Batch       Mode = "batch"
+	Bootstrap   Mode = "bootstrap"
+)
+
+// Ctx is what a handler gets: its arguments, where to write, who is asking, and how to ask back.
+type Ctx struct {
+	context.Context
+	Args    []string
+	Stdout  io.Writer
+	Stderr  io.Writer
+	User    accounts.Identity
+	Remote  string
+	Mode    Mode
+	flags   map[string]bool
+	input   lineReader
+	session *session // nil outside SSH (bootstrap)
+	reg     *Registry
+}
+
+// lineReader answers a command's questions: the next line typed or piped in.
+type lineReader interface {
+	readLine(ctx context.Context, question string, secret bool) (string, error)
+}
+
+// Flag reports whether --name was given.
+func (c *Ctx) Flag(name string) bool { return c.flags[name] }
+
+// Prompt asks a question and returns the answer line.
+func (c *Ctx) Prompt(question string) (string, error) { return c.ask(question, false) }
+
+// PromptSecret asks without echo; the answer is never logged.
+func (c *Ctx) PromptSecret(question string) (string, error) { return c.ask(question, true) }
+
+func (c *Ctx) ask(question string, secret bool) (string, error) {
+	if c.input == nil {
+		return "", fmt.Errorf("%q needs an answer, but this session has no input", question)
+	}
+	return c.input.readLine(c, question, secret)
+}
+
+// Registry is the table the session runs commands from (for help and completion).
+func (c *Ctx) Registry() *Registry { return c.reg }
+
+// History is the account's command history, oldest first.
+func (c *Ctx) History() []string {
+	if c.session == nil {
+		return nil
+	}
+	return c.session.history.lines()
+}
+
+// Printf writes to the command's output.
+func (c *Ctx) Printf(format string, a ...any) { fmt.Fprintf(c.Stdout, format, a...) }
+
+// WriteJSON prints v as indented JSON.
+func (c *Ctx) WriteJSON(v any) error {
+	enc := json.NewEncoder(c.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Table prints rows under header as an ASCII table.
+func (c *Ctx) Table(header []string, rows [][]string) error {
+	t := tablewriter.NewTable(c.Stdout,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+	)
+	t.Header(header)
+	if err := t.Bulk(rows); err != nil {
+		return err
+	}
+	return t.Render()
+}
+
+// Errors a handler or the dispatcher returns; the session maps them to exit statuses.
+var (
+	// ErrUsage wraps argument errors: exit status 2.
+	ErrUsage = errors.New("usage")
+	// ErrUnknownCommand: exit status 127.
+	ErrUnknownCommand = errors.New("unknown command")
+	// ErrPermission: the account's role may not run the command.
+	ErrPermission = errors.New("permission denied")
+	// ErrExit ends the session (exit, quit).
+	ErrExit = errors.New("exit")
+	// ErrReported means the command already told the operator why it failed: exit 1, no message.
+	ErrReported = errors.New("failed")
+)
+
+// Usagef returns a usage error with a message.
+func Usagef(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, a...))
+}
+
+// ExitStatus maps a command result to the shell's exit status contract.
+func ExitStatus(err error) int {
+	switch {
+	case err == nil, errors.Is(err, ErrExit):
+		return 0
+	case errors.Is(err, ErrUnknownCommand):
+		return 127
+	case errors.Is(err, ErrUsage):
+		return 2
+	}
+	return 1
+}
+
+// Message is the one-line text an operator sees for err ("" for none).
+func Message(err error) string {
+	var le lineError
+	if errors.As(err, &le) {
+		return le.Error()
+	}
+	if err == nil || errors.Is(err, ErrReported) || errors.Is(err, ErrExit) {
+		return ""
+	}
+	return strings.TrimPrefix(err.Error(), "usage: usage: ")
+}
+
+func (cmd *Command) usageLine() string {
+	s := cmd.Name
+	if cmd.Usage != "" {
+		s += " " + cmd.Usage
+	}
+	for _, f := range cmd.Flags {
+		s += " [--" + f.Name + "]"
+	}
+	return s
+}

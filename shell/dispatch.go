@@ -1,0 +1,120 @@
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// runLine runs every command of one input line in order and stops at the first
+// failure. It returns that failure, or ErrExit when the line asked to leave.
+func (r *Registry) runLine(base *Ctx, log *slog.Logger, line string) error {
+	cmds, err := splitLine(line)
+	if err != nil {
+		return Usagef("%v", err)
+	}
+	for _, words := range cmds {
+		if err := r.run(base, log, words); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run checks and runs one command, and writes its audit record.
+func (r *Registry) run(base *Ctx, log *slog.Logger, words []string) (err error) {
+	start := time.Now()
+	cmd, ok := r.byName[words[0]]
+	defer func() {
+		audit(log, base, cmd, words, err, time.Since(start))
+	}()
+	if !ok {
+		return r.Unknown(words[0])
+	}
+	if base.User.MustChangePassword && base.Mode != Interactive && cmd.Name != "passwd" {
+		return fmt.Errorf("password change required (run passwd)")
+	}
+	if !base.User.Role.Allows(cmd.Role) {
+		return fmt.Errorf("%w: %s requires role %s", ErrPermission, cmd.Name, cmd.Role)
+	}
+	c := *base
+	c.flags = map[string]bool{}
+	c.Args = nil
+	for _, w := range words[1:] {
+		if w == "?" && len(words) == 2 {
+			WriteCommandHelp(c.Stdout, cmd)
+			return nil
+		}
+		if name, isFlag := strings.CutPrefix(w, "--"); isFlag && name != "" {
+			if !hasFlag(cmd, name) {
+				return Usagef("%s: unknown flag --%s; usage: %s", cmd.Name, name, cmd.usageLine())
+			}
+			c.flags[name] = true
+			continue
+		}
+		c.Args = append(c.Args, w)
+	}
+	if len(c.Args) < cmd.MinArgs || (cmd.MaxArgs >= 0 && len(c.Args) > cmd.MaxArgs) {
+		return Usagef("%s", cmd.usageLine())
+	}
+	return safeRun(cmd, &c)
+}
+
+// safeRun keeps a panicking handler from taking the session, or the daemon, down.
+func safeRun(cmd *Command, c *Ctx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("command panicked", "command", cmd.Name, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error in %s (logged)", cmd.Name)
+		}
+	}()
+	err = cmd.Run(c)
+	if err != nil && errors.Is(err, context.Canceled) && c.Context.Err() != nil {
+		return fmt.Errorf("%s: interrupted", cmd.Name)
+	}
+	return err
+}
+
+func hasFlag(cmd *Command, name string) bool {
+	for _, f := range cmd.Flags {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// redact returns the words with the command's secret arguments masked.
+func redact(cmd *Command, words []string) string {
+	if cmd == nil || len(cmd.SecretArgs) == 0 {
+		return strings.Join(words, " ")
+	}
+	out := append([]string(nil), words...)
+	pos := 0
+	for i := 1; i < len(out); i++ {
+		if strings.HasPrefix(out[i], "--") {
+			continue
+		}
+		for _, s := range cmd.SecretArgs {
+			if s == pos {
+				out[i] = "********"
+			}
+		}
+		pos++
+	}
+	return strings.Join(out, " ")
+}
+
+func audit(log *slog.Logger, c *Ctx, cmd *Command, words []string, err error, took time.Duration) {
+	result := "ok"
+	if err != nil && !errors.Is(err, ErrExit) {
+		result = err.Error()
+	}
+	log.Info("audit",
+		"account", c.User.Name, "remote", c.Remote, "mode", string(c.Mode),
+		"command", redact(cmd, words), "result", result, "took_ms", took.Milliseconds())
+}

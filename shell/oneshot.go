@@ -1,0 +1,128 @@
+package shell
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/ferry-appliance/ferry/accounts"
+)
+
+// exec runs `ssh host 'cmd; cmd'`: in order, stopping at the first failure.
+// Questions a command asks are answered from stdin, one line each.
+func (ss *session) exec(ctx context.Context) int {
+	in := newStreamInput(ss.sess, ss.out)
+	c, err := ss.ctx(ctx, in)
+	if err != nil {
+		fmt.Fprintln(ss.errOut, err)
+		return 1
+	}
+	err = ss.srv.cfg.Registry.runLine(c, ss.srv.log, ss.sess.RawCommand())
+	if msg := Message(err); msg != "" {
+		fmt.Fprintln(ss.errOut, msg)
+	}
+	return ExitStatus(err)
+}
+
+// batch runs every stdin line as a command (`ssh -T host < setup.txt`).
+func (ss *session) batch(ctx context.Context) int {
+	in := newStreamInput(ss.sess, ss.out)
+	err := runBatch(in, ss.srv.cfg.Registry, ss.srv.log, func() (*Ctx, error) { return ss.ctx(ctx, in) })
+	if msg := Message(err); msg != "" {
+		fmt.Fprintln(ss.errOut, msg)
+	}
+	return ExitStatus(err)
+}
+
+// runBatch runs lines from in until EOF, skipping blanks and # comments, and stops
+// at the first failing line with an error that names it.
+func runBatch(in *streamInput, reg *Registry, log *slog.Logger, next func() (*Ctx, error)) error {
+	for {
+		line, err := in.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		n := in.lineNo
+		c, err := next()
+		if err == nil {
+			err = reg.runLine(c, log, trimmed)
+		}
+		if errors.Is(err, ErrExit) {
+			return nil
+		}
+		if err != nil {
+			return lineError{n: n, err: err}
+		}
+	}
+}
+
+// lineError is "line N: <error>", keeping the error's exit status.
+type lineError struct {
+	n   int
+	err error
+}
+
+func (e lineError) Error() string {
+	msg := Message(e.err)
+	if msg == "" {
+		msg = "command failed"
+	}
+	return fmt.Sprintf("line %d: %s", e.n, msg)
+}
+func (e lineError) Unwrap() error { return e.err }
+
+// RunBootstrap runs a first-boot batch as the given admin, through the same registry
+// and rules as an SSH batch. Output goes to out; the error names the failing line.
+func (r *Registry) RunBootstrap(ctx context.Context, log *slog.Logger, user accounts.Identity, src io.Reader, out io.Writer) error {
+	in := newStreamInput(src, out)
+	user.MustChangePassword = false // the operator has not logged in yet; bootstrap runs as the appliance
+	return runBatch(in, r, log, func() (*Ctx, error) {
+		return &Ctx{Context: ctx, Stdout: out, Stderr: out, User: user, Remote: "bootstrap", Mode: Bootstrap, input: in, reg: r}, nil
+	})
+}
+
+// streamInput reads lines from a non-interactive stream: commands in batch
+// mode, and answers to questions in both exec and batch mode.
+type streamInput struct {
+	r      *bufio.Reader
+	out    io.Writer
+	lineNo int
+}
+
+func newStreamInput(r io.Reader, out io.Writer) *streamInput {
+	return &streamInput{r: bufio.NewReader(r), out: out}
+}
+
+// next returns the next line without its line ending.
+func (s *streamInput) next() (string, error) {
+	line, err := s.r.ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", err
+	}
+	s.lineNo++
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// readLine prints the question on its own line (the answer is not echoed) and reads the next line.
+func (s *streamInput) readLine(ctx context.Context, question string, secret bool) (string, error) {
+	fmt.Fprintln(s.out, strings.TrimRight(question, " "))
+	line, err := s.next()
+	if errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("%q: no answer (input ended)", strings.TrimSpace(question))
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	return line, err
+}

@@ -1,0 +1,168 @@
+// Package shell is Ferry's SSH administration shell: authentication, the three
+// session modes (interactive, exec, batch), and dispatch through the command registry.
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/ferry-appliance/ferry/accounts"
+)
+
+// Limits bound what an unauthenticated client can cost the appliance.
+type Limits struct {
+	MaxAuthTries       int           // per connection
+	LoginGrace         time.Duration // to finish authenticating
+	MaxUnauthenticated int           // concurrent connections not yet authenticated
+	LockoutFailures    int           // failed passwords from one address...
+	LockoutWindow      time.Duration // ...within this window...
+	LockoutDuration    time.Duration // ...lock it for this long
+}
+
+// DefaultLimits are the appliance's brute-force limits.
+var DefaultLimits = Limits{
+	MaxAuthTries: 6, LoginGrace: 30 * time.Second, MaxUnauthenticated: 32,
+	LockoutFailures: 5, LockoutWindow: 10 * time.Minute, LockoutDuration: 10 * time.Minute,
+}
+
+// Config is everything the shell server needs; New checks it.
+type Config struct {
+	Addr      string
+	HostKeys  []gossh.Signer
+	Accounts  *accounts.Service
+	Registry  *Registry
+	Sessions  *Sessions
+	Logger    *slog.Logger
+	Limits    Limits
+	Version   string
+	BuildDate string
+	Hostname  string
+}
+
+// Server is the SSH listener on 7022.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	guard *guard
+	srv   *ssh.Server
+	ln    net.Listener
+	wg    sync.WaitGroup
+	done  chan struct{} // closed when Serve returns
+}
+
+// New validates cfg; it touches no socket.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case len(cfg.HostKeys) == 0:
+		return nil, errors.New("shell: no host keys")
+	case cfg.Accounts == nil || cfg.Registry == nil || cfg.Sessions == nil:
+		return nil, errors.New("shell: accounts, registry and sessions are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits
+	}
+	log := cfg.Logger.With("component", "shell")
+	s := &Server{cfg: cfg, log: log, guard: newGuard(log, cfg.Limits), done: make(chan struct{})}
+	s.srv = &ssh.Server{
+		Addr:             cfg.Addr,
+		Version:          "Ferry",
+		Handler:          s.handle,
+		PasswordHandler:  s.checkPassword,
+		PublicKeyHandler: s.checkKey,
+		ConnCallback:     s.guard.accept,
+		ServerConfigCallback: func(ctx ssh.Context) *gossh.ServerConfig {
+			return &gossh.ServerConfig{
+				MaxAuthTries: cfg.Limits.MaxAuthTries,
+				AuthLogCallback: func(_ gossh.ConnMetadata, method string, err error) {
+					if err == nil {
+						authenticated(ctx)
+					}
+				},
+			}
+		},
+		// Only sessions: no port forwarding, no subsystems (the defaults deny them).
+	}
+	for _, k := range cfg.HostKeys {
+		s.srv.AddHostKey(k)
+	}
+	return s, nil
+}
+
+// Start binds the listener and returns the bind error, then serves in the background.
+func (s *Server) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("shell listen %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	s.log.Info(fmt.Sprintf("Ferry shell is now listening on %s as SSH.", ln.Addr()))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
+			s.log.Error("shell stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Shutdown stops accepting, tells open sessions the appliance is going down,
+// waits for them until ctx ends, then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.ln == nil {
+		return nil
+	}
+	s.cfg.Sessions.closeAll("Ferry is shutting down; this session is closing.")
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.srv.Close()
+	}
+	s.wg.Wait()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil // the remaining connections were closed by force, as intended
+	}
+	return err
+}
+
+// Close stops the server at once.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return s.Shutdown(ctx)
+}
+
+func (s *Server) checkPassword(ctx ssh.Context, password string) bool {
+	host := hostOf(ctx.RemoteAddr())
+	if s.guard.locked(host) {
+		s.cfg.Accounts.BurnPasswordCheck(password)
+		return false
+	}
+	if s.cfg.Accounts.VerifyPassword(ctx.User(), password) {
+		return true
+	}
+	s.guard.fail(host)
+	s.log.Warn("login failed", "account", ctx.User(), "remote", ctx.RemoteAddr().String(), "method", "password")
+	return false
+}
+
+func (s *Server) checkKey(ctx ssh.Context, key ssh.PublicKey) bool {
+	if s.guard.locked(hostOf(ctx.RemoteAddr())) {
+		return false
+	}
+	return s.cfg.Accounts.VerifyKey(ctx.User(), key)
+}

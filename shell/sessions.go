@@ -1,0 +1,80 @@
+package shell
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// SessionInfo describes one open shell session.
+type SessionInfo struct {
+	ID      int       `json:"id"`
+	Account string    `json:"account"`
+	Remote  string    `json:"remote"`
+	Mode    Mode      `json:"mode"`
+	Started time.Time `json:"started"`
+}
+
+// Sessions tracks open sessions so status commands can list them and shutdown can reach them.
+type Sessions struct {
+	mu   sync.Mutex
+	next int
+	open map[int]*tracked
+}
+
+type tracked struct {
+	info   SessionInfo
+	notify func(msg string)
+	cancel func()
+}
+
+// NewSessions returns an empty tracker.
+func NewSessions() *Sessions { return &Sessions{open: map[int]*tracked{}} }
+
+func (s *Sessions) add(info SessionInfo, notify func(string), cancel func()) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next++
+	info.ID = s.next
+	s.open[info.ID] = &tracked{info: info, notify: notify, cancel: cancel}
+	return info.ID
+}
+
+func (s *Sessions) remove(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.open, id)
+}
+
+// List returns the open sessions, oldest first.
+func (s *Sessions) List() []SessionInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SessionInfo, 0, len(s.open))
+	for _, t := range s.open {
+		out = append(out, t.info)
+	}
+	slices.SortFunc(out, func(a, b SessionInfo) int { return a.ID - b.ID })
+	return out
+}
+
+// Count is the number of open sessions.
+func (s *Sessions) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.open)
+}
+
+// closeAll tells every session msg and ends it.
+func (s *Sessions) closeAll(msg string) {
+	s.mu.Lock()
+	all := make([]*tracked, 0, len(s.open))
+	for _, t := range s.open {
+		all = append(all, t)
+	}
+	s.mu.Unlock()
+	for _, t := range all {
+		t.notify(msg)
+		t.cancel()
+	}
+}

@@ -1,0 +1,13 @@
+package store
+
+import "errors"
+
+// Sentinels callers test with errors.Is; messages carry the record name around them.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrExists       = errors.New("already exists")
+	ErrLastAdmin    = errors.New("it is the last admin account")
+	ErrLocked       = errors.New("confdb is locked by another process")
+	ErrSchemaTooNew = errors.New("confdb schema too new")
+	ErrCorrupt      = errors.New("confdb record is corrupt")
+)

@@ -1,0 +1,47 @@
+package store
+
+// The confdb bucket tree. Keep this comment current: it is the on-disk contract.
+//
+//	meta/
+//	  schema_version   decimal ASCII, the last migration applied
+//	  created_at       RFC 3339, first boot
+//	  bootstrapped_at  RFC 3339, set once the bootstrap batch succeeded
+//	accounts/
+//	  <name>           JSON Account (password_hash is a secret)
+//	hostkeys/
+//	  <algorithm>      OpenSSH PEM private key (secret; the whole bucket)
+//	history/
+//	  <account>/       one sub-bucket per account
+//	    <seq>          8-byte big-endian sequence -> command line
+//
+// Values are JSON so that later fields can be added without a migration;
+// a migration is needed only when a key or a bucket moves.
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketAccounts = []byte("accounts")
+	bucketHostKeys = []byte("hostkeys")
+	bucketHistory  = []byte("history")
+
+	keySchemaVersion  = []byte("schema_version")
+	keyCreatedAt      = []byte("created_at")
+	keyBootstrappedAt = []byte("bootstrapped_at")
+)
+
+// exportSpec says how a top-level bucket appears in confdb.export.
+type exportSpec struct {
+	bucket []byte
+	// skip leaves the bucket out entirely: secrets or per-user state.
+	skip bool
+	// redact names JSON fields removed from every record.
+	redact []string
+}
+
+// exported lists every top-level bucket; Export refuses to run if a bucket
+// exists that is not listed, so a new bucket cannot leak secrets by accident.
+var exported = []exportSpec{
+	{bucket: bucketMeta},
+	{bucket: bucketAccounts, redact: []string{"password_hash"}},
+	{bucket: bucketHostKeys, skip: true},
+	{bucket: bucketHistory, skip: true},
+}

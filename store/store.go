@@ -1,0 +1,99 @@
+// Package store is Ferry's configuration database: typed records in bbolt.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Store is the confdb. All methods are safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Open opens or creates the confdb at path (mode 0600) and migrates it.
+// If another process holds the file it gives up after lockTimeout with ErrLocked.
+func Open(path string, lockTimeout time.Duration) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("confdb directory: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w (is another ferryd running on this data dir?)", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open confdb %s: %w", path, err)
+	}
+	// bbolt keeps the mode of an existing file; an appliance's config is never world-readable.
+	if err := os.Chmod(path, 0o600); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("confdb %s: %w", path, err)
+	}
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// Close releases the file lock.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the confdb file.
+func (s *Store) Path() string { return s.path }
+
+// Size is the confdb file size in bytes.
+func (s *Store) Size() (int64, error) {
+	var size int64
+	err := s.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	return size, err
+}
+
+// Bootstrapped reports when the first-boot batch completed (zero if never).
+func (s *Store) Bootstrapped() (time.Time, error) {
+	var t time.Time
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketMeta).Get(keyBootstrappedAt)
+		if raw == nil {
+			return nil
+		}
+		var err error
+		t, err = time.Parse(time.RFC3339, string(raw))
+		return err
+	})
+	return t, err
+}
+
+// MarkBootstrapped records that the first-boot batch has run.
+func (s *Store) MarkBootstrapped(at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyBootstrappedAt, []byte(at.UTC().Format(time.RFC3339)))
+	})
+}
+
+// getJSON decodes key of bucket into v; ErrNotFound if the key is absent.
+func getJSON(b *bolt.Bucket, key string, v any) error {
+	raw := b.Get([]byte(key))
+	if raw == nil {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return nil
+}
+
+func putJSON(b *bolt.Bucket, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), raw)
+}
