@@ -61,14 +61,14 @@ func (r *Registry) run(base *Ctx, log *slog.Logger, words []string) (err error) 
 	if len(c.Args) < cmd.MinArgs || (cmd.MaxArgs >= 0 && len(c.Args) > cmd.MaxArgs) {
 		return Usagef("%s", cmd.usageLine())
 	}
-	return safeRun(cmd, &c)
+	return safeRun(log, cmd, &c)
 }
 
 // safeRun keeps a panicking handler from taking the session, or the daemon, down.
-func safeRun(cmd *Command, c *Ctx) (err error) {
+func safeRun(log *slog.Logger, cmd *Command, c *Ctx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			slog.Error("command panicked", "command", cmd.Name, "panic", p, "stack", string(debug.Stack()))
+			log.Error("command panicked", "command", cmd.Name, "panic", p, "stack", string(debug.Stack()))
 			err = fmt.Errorf("internal error in %s (logged)", cmd.Name)
 		}
 	}()

@@ -82,11 +82,11 @@ func (e lineError) Error() string {
 }
 func (e lineError) Unwrap() error { return e.err }
 
-// RunBootstrap runs a first-boot batch as the given admin, through the same registry
-// and rules as an SSH batch. Output goes to out; the error names the failing line.
-func (r *Registry) RunBootstrap(ctx context.Context, log *slog.Logger, user accounts.Identity, src io.Reader, out io.Writer) error {
+// RunBatch runs a batch outside SSH (the first-boot bootstrap) as user, through the
+// same registry and rules as an SSH batch. Output goes to out; the error names the failing line.
+func (r *Registry) RunBatch(ctx context.Context, log *slog.Logger, user accounts.Identity, src io.Reader, out io.Writer) error {
 	in := newStreamInput(src, out)
-	user.MustChangePassword = false // the operator has not logged in yet; bootstrap runs as the appliance
+	user.MustChangePassword = false // the appliance itself runs it; nobody has logged in yet
 	return runBatch(in, r, log, func() (*Ctx, error) {
 		return &Ctx{Context: ctx, Stdout: out, Stderr: out, User: user, Remote: "bootstrap", Mode: Bootstrap, input: in, reg: r}, nil
 	})

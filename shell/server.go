@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -56,6 +57,8 @@ type Server struct {
 	ln    net.Listener
 	wg    sync.WaitGroup
 	done  chan struct{} // closed when Serve returns
+
+	stopping atomic.Bool
 }
 
 // New validates cfg; it touches no socket.
@@ -111,7 +114,7 @@ func (s *Server) Start(ctx context.Context) error {
 	go func() {
 		defer s.wg.Done()
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, ssh.ErrServerClosed) && !s.stopping.Load() {
 			s.log.Error("shell stopped", "err", err)
 		}
 	}()
@@ -127,16 +130,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.ln == nil {
 		return nil
 	}
+	// Stop accepting first, so no session starts while the open ones are told to end.
+	s.stopping.Store(true)
+	s.ln.Close()
 	s.cfg.Sessions.closeAll("Ferry is shutting down; this session is closing.")
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		s.srv.Close()
+	// Sessions end as soon as their handlers see the cancellation; then the connections
+	// (some clients keep an idle one open) are closed rather than waited for.
+	err := s.cfg.Sessions.waitEmpty(ctx)
+	if cerr := s.srv.Close(); err == nil && cerr != nil && !errors.Is(cerr, ssh.ErrServerClosed) {
+		err = cerr
 	}
 	s.wg.Wait()
-	if errors.Is(err, context.DeadlineExceeded) {
-		return nil // the remaining connections were closed by force, as intended
+	if err != nil {
+		s.log.Warn("sessions still open at shutdown deadline; closed", "sessions", s.cfg.Sessions.Count())
 	}
-	return err
+	return nil
 }
 
 // Close stops the server at once.

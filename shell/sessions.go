@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -63,6 +64,20 @@ func (s *Sessions) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.open)
+}
+
+// waitEmpty returns when no session is open, or with ctx's error.
+func (s *Sessions) waitEmpty(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.Count() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // closeAll tells every session msg and ends it.

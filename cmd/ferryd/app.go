@@ -40,11 +40,11 @@ type app struct {
 	shell  *shell.Server
 }
 
-func start(o options, level slog.Level, stderr io.Writer) (a *app, err error) {
+func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	a = &app{}
+	a := &app{}
 	defer func() {
 		if err != nil {
 			a.closeAll()
@@ -206,7 +206,7 @@ func runBootstrap(path string, st *store.Store, acc *accounts.Service, reg *shel
 		return err
 	}
 	var out bytes.Buffer
-	if err := reg.RunBootstrap(context.Background(), log, root, src, &out); err != nil {
+	if err := reg.RunBatch(context.Background(), log, root, src, &out); err != nil {
 		return fmt.Errorf("bootstrap %s: %s", bootstrapName(path), shell.Message(err))
 	}
 	log.Info("bootstrap applied", "source", bootstrapName(path))

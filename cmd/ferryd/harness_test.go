@@ -1,0 +1,331 @@
+package main
+
+// The integration harness: ferryd runs as a real subprocess on 127.0.0.1 with a
+// port it picks itself (--ssh-addr 127.0.0.1:0; the test reads the address from the
+// log), and is driven by OpenSSH's ssh (through sshpass) and by x/crypto/ssh.
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+const (
+	initialPassword = "Initial-Pass-0001"
+	changedPassword = "Changed-Pass-0002"
+	waitFor         = 20 * time.Second
+)
+
+var ferrydBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ferryd-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ferrydBin = filepath.Join(dir, "ferryd")
+	args := []string{"build", "-o", ferrydBin}
+	// The daemon is built without -race by default: under the race detector one bcrypt
+	// check takes seconds. The shell's concurrency is race-tested in-process (shell/
+	// server_test.go); FERRY_RACE_DAEMON=1 builds this daemon with -race as well.
+	if os.Getenv("FERRY_RACE_DAEMON") == "1" {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building ferryd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	for _, tool := range []string{"ssh", "sshpass", "ssh-keygen", "ssh-keyscan"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			fmt.Fprintf(os.Stderr, "integration tests need %s (make test installs it): %v\n", tool, err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a process's output for assertions while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type daemon struct {
+	t      *testing.T
+	dir    string
+	addr   string
+	port   string
+	cmd    *exec.Cmd
+	logs   *syncBuffer
+	exited chan struct{}
+	err    error // set when exited is closed
+}
+
+var listeningRE = regexp.MustCompile(`Ferry shell is now listening on (127\.0\.0\.1:\d+) as SSH\.`)
+
+// startDaemon starts ferryd on dir (a fresh temp dir if ""), waits until it listens,
+// and stops it when the test ends.
+func startDaemon(t *testing.T, dir string, extra ...string) *daemon {
+	t.Helper()
+	d, err := launch(t, dir, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.stop() })
+	return d
+}
+
+func launch(t *testing.T, dir string, extra ...string) (*daemon, error) {
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	d := &daemon{t: t, dir: dir, logs: &syncBuffer{}, exited: make(chan struct{})}
+	args := append([]string{"--data-dir", dir, "--ssh-addr", "127.0.0.1:0"}, extra...)
+	d.cmd = exec.Command(ferrydBin, args...)
+	d.cmd.Env = append(os.Environ(), "FERRY_INITIAL_PASSWORD="+initialPassword)
+	pr, pw := io.Pipe()
+	d.cmd.Stderr = pw
+	d.cmd.Stdout = d.logs
+	if err := d.cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			d.logs.Write([]byte(line + "\n"))
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		d.err = d.cmd.Wait()
+		pw.Close()
+		close(d.exited)
+	}()
+	select {
+	case a := <-addr:
+		d.addr = a
+		_, d.port, _ = net.SplitHostPort(a)
+		return d, nil
+	case <-d.exited:
+		return d, fmt.Errorf("ferryd exited before listening: %v\n%s", d.err, d.logs.String())
+	case <-time.After(waitFor):
+		d.cmd.Process.Kill()
+		return d, fmt.Errorf("ferryd did not listen within %s:\n%s", waitFor, d.logs.String())
+	}
+}
+
+// stop sends SIGTERM and waits; it reports a data race the daemon printed.
+func (d *daemon) stop() {
+	select {
+	case <-d.exited:
+	default:
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.exited:
+		case <-time.After(15 * time.Second):
+			d.cmd.Process.Kill()
+			<-d.exited
+			d.t.Errorf("ferryd ignored SIGTERM for 15 s")
+		}
+	}
+	if strings.Contains(d.logs.String(), "DATA RACE") {
+		d.t.Errorf("ferryd reported a data race:\n%s", d.logs.String())
+	}
+}
+
+// sshResult is what an OpenSSH run produced.
+type sshResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// openssh runs the OpenSSH client against the daemon, logging in with a password
+// (passed through SSHPASS, never on the command line). remote "" means batch mode.
+func (d *daemon) openssh(t *testing.T, user, password, stdin, remote string) sshResult {
+	t.Helper()
+	args := []string{"-e", "ssh", "-p", d.port,
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password",
+		"-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"}
+	if remote == "" {
+		args = append(args, "-T")
+	}
+	args = append(args, user+"@127.0.0.1")
+	if remote != "" {
+		args = append(args, remote)
+	}
+	cmd := exec.Command("sshpass", args...)
+	cmd.Env = append(os.Environ(), "SSHPASS="+password)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("ssh: %v", err)
+	}
+	return sshResult{stdout: out.String(), stderr: errOut.String(), code: code}
+}
+
+// mustRun runs an exec command as root (already past the first-login change) and requires success.
+func (d *daemon) mustRun(t *testing.T, remote, stdin string) string {
+	t.Helper()
+	r := d.openssh(t, "root", changedPassword, stdin, remote)
+	if r.code != 0 {
+		t.Fatalf("%q: exit %d\nstdout: %s\nstderr: %s", remote, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// ready moves root past the first-login password change, through exec-mode passwd.
+func (d *daemon) ready(t *testing.T) *daemon {
+	t.Helper()
+	r := d.openssh(t, "root", initialPassword, changedPassword+"\n"+changedPassword+"\n", "passwd")
+	if r.code != 0 {
+		t.Fatalf("passwd: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	return d
+}
+
+// dial logs in with x/crypto/ssh and returns the client and the host key the server showed.
+func (d *daemon) dial(user string, auth ...gossh.AuthMethod) (*gossh.Client, gossh.PublicKey, error) {
+	var hostKey gossh.PublicKey
+	cfg := &gossh.ClientConfig{
+		User: user, Auth: auth, Timeout: 10 * time.Second,
+		HostKeyCallback: func(_ string, _ net.Addr, key gossh.PublicKey) error { hostKey = key; return nil },
+	}
+	c, err := gossh.Dial("tcp", d.addr, cfg)
+	return c, hostKey, err
+}
+
+// term is an interactive PTY session driven by x/crypto/ssh.
+type term struct {
+	t     *testing.T
+	sess  *gossh.Session
+	in    io.WriteCloser
+	out   *syncBuffer
+	mark  int
+	ended chan error
+}
+
+func (d *daemon) openTerm(t *testing.T, user, password string) *term {
+	t.Helper()
+	c, _, err := d.dial(user, gossh.Password(password))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := &term{t: t, sess: sess, out: &syncBuffer{}, ended: make(chan error, 1)}
+	sess.Stdout, sess.Stderr = tm.out, tm.out
+	if tm.in, err = sess.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm", 40, 80, gossh.TerminalModes{gossh.ECHO: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { tm.ended <- sess.Wait() }()
+	return tm
+}
+
+func (tm *term) send(s string) {
+	tm.t.Helper()
+	if _, err := io.WriteString(tm.in, s); err != nil {
+		tm.t.Fatalf("send %q: %v", s, err)
+	}
+}
+
+// expect waits until the output after the last match contains want, and moves past it.
+func (tm *term) expect(want string) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		all := tm.out.String()
+		if i := strings.Index(all[tm.mark:], want); i >= 0 {
+			seen := all[tm.mark : tm.mark+i+len(want)]
+			tm.mark += i + len(want)
+			return seen
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("did not see %q; output after last match:\n%q", want, all[tm.mark:])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitEnd waits for the server to end the session and returns its exit status.
+func (tm *term) waitEnd() int {
+	tm.t.Helper()
+	select {
+	case err := <-tm.ended:
+		var ee *gossh.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitStatus()
+		}
+		if err != nil {
+			tm.t.Fatalf("session ended without a status: %v", err)
+		}
+		return 0
+	case <-time.After(waitFor):
+		tm.t.Fatalf("session did not end; output:\n%q", tm.out.String())
+		return -1
+	}
+}
+
+// waitUntil polls cond until it holds or the test times out.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestFirstBootFiles(t *testing.T) {
+	dir := t.TempDir()
+	// Without FERRY_INITIAL_PASSWORD a random password goes to <data-dir>/initial-password.
+	cmd := exec.Command(ferrydBin, "--data-dir", dir, "--ssh-addr", "127.0.0.1:0")
+	cmd.Env = withoutEnv(os.Environ(), "FERRY_INITIAL_PASSWORD")
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	pwPath := filepath.Join(dir, "initial-password")
+	waitUntil(t, func() bool { return strings.Contains(logs.String(), "as SSH.") })
+	for _, f := range []string{"confdb.db", "initial-password", "log/ferry.log"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", f, st.Mode().Perm())
+		}
+	}
+	pw, _ := os.ReadFile(pwPath)
+	secret := strings.TrimSpace(string(pw))
+	if len(secret) < 20 {
+		t.Fatalf("initial password too short: %d characters", len(secret))
+	}
+	if !strings.Contains(logs.String(), "initial password for root written") || !strings.Contains(logs.String(), pwPath) {
+		t.Fatalf("the log does not say where the password is:\n%s", logs.String())
+	}
+	fileLog, _ := os.ReadFile(filepath.Join(dir, "log", "ferry.log"))
+	if strings.Contains(logs.String(), secret) || strings.Contains(string(fileLog), secret) {
+		t.Fatal("the initial password was logged")
+	}
+	if !strings.Contains(string(fileLog), "Ferry shell is now listening on 127.0.0.1:") {
+		t.Fatalf("log file lacks the listening line:\n%s", fileLog)
+	}
+}
+
+func withoutEnv(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func TestBootstrapRunsOnceOnFirstBoot(t *testing.T) {
+	dir := t.TempDir()
+	boot := filepath.Join(t.TempDir(), "bootstrap.ferry")
+	os.WriteFile(boot, []byte("# operators\naccount.add olga viewer\nOlga-Initial-001\nOlga-Initial-001\n"), 0o600)
+	d := startDaemon(t, dir, "--bootstrap", boot)
+	if !strings.Contains(d.ready(t).mustRun(t, "account.list", ""), "olga") {
+		t.Fatal("bootstrap did not run")
+	}
+	d.mustRun(t, "account.remove olga", "")
+	d.stop()
+	// Second boot: the batch does not run again, so olga stays removed.
+	d2 := startDaemon(t, dir, "--bootstrap", boot)
+	if strings.Contains(d2.mustRun(t, "account.list", ""), "olga") {
+		t.Fatal("bootstrap ran on a second boot")
+	}
+}
+
+func TestBootstrapFailureStopsDaemon(t *testing.T) {
+	boot := filepath.Join(t.TempDir(), "bad.ferry")
+	os.WriteFile(boot, []byte("account.list\nno.such.command\n"), 0o600)
+	out, err := exec.Command(ferrydBin, "--data-dir", t.TempDir(), "--ssh-addr", "127.0.0.1:0", "--bootstrap", boot).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "bootstrap "+boot+": line 2: unknown command: no.such.command") {
+		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+	// --bootstrap /dev/null means none.
+	startDaemon(t, "", "--bootstrap", "/dev/null").ready(t)
+}
+
+func TestResetPasswordLikeTheGuide(t *testing.T) {
+	d := startDaemon(t, "").ready(t)
+	d.mustRun(t, "account.add ops admin", "Ops-Initial-0001\nOps-Initial-0001\n")
+	r := d.openssh(t, "root", changedPassword, "Ops-Reset-00001\nOps-Reset-00001\n", "dom.resetPassword localhost ops")
+	if r.code != 0 || strings.Count(r.stdout, "New Password:") != 2 {
+		t.Fatalf("reset: %+v", r)
+	}
+	// The reset password works once and must be changed.
+	r = d.openssh(t, "ops", "Ops-Reset-00001", "", "account.list")
+	if r.code != 1 || !strings.Contains(r.stderr, "password change required") {
+		t.Fatalf("after reset: %+v", r)
+	}
+	// Bad input changes nothing: wrong domain, mismatch, weak.
+	for _, tc := range []struct{ remote, stdin, want string }{
+		{"dom.resetPassword example.com ops", "", "only localhost"},
+		{"dom.resetPassword localhost ops", "Ops-Other-000001\nOps-Other-000002\n", "passwords do not match"},
+		{"dom.resetPassword localhost ops", "short\nshort\n", "at least 12 characters"},
+		{"dom.resetPassword localhost ghost", "Ops-Other-000001\nOps-Other-000001\n", `account "ghost": not found`},
+	} {
+		r := d.openssh(t, "root", changedPassword, tc.stdin, tc.remote)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: %+v", tc.remote, r)
+		}
+	}
+	if r := d.openssh(t, "ops", "Ops-Reset-00001", "", "account.list"); !strings.Contains(r.stderr, "password change required") {
+		t.Fatalf("a refused reset changed the password: %+v", r)
+	}
+}
+
+func TestConfdbBackupAndExport(t *testing.T) {
+	d := startDaemon(t, "").ready(t)
+	d.mustRun(t, "account.add vic viewer", "Vic-Initial-00001\nVic-Initial-00001\n")
+	backup := filepath.Join(t.TempDir(), "confdb-backup.db")
+	out := d.mustRun(t, "confdb.backup "+backup, "")
+	if !strings.Contains(out, "confdb backed up to "+backup) {
+		t.Fatalf("backup said %q", out)
+	}
+	st, err := os.Stat(backup)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v %v", st, err)
+	}
+	// The snapshot is a valid bbolt file holding the accounts.
+	db, err := bolt.Open(backup, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("accounts")).Get([]byte("vic")) == nil {
+			t.Error("backup lacks the account added before it")
+		}
+		return nil
+	})
+	db.Close()
+	// An existing file is kept unless --force.
+	if r := d.openssh(t, "root", changedPassword, "", "confdb.backup "+backup); r.code != 1 || !strings.Contains(r.stderr, "--force") {
+		t.Fatalf("overwrite without --force: %+v", r)
+	}
+	d.mustRun(t, "confdb.backup --force "+backup, "")
+
+	var export map[string]map[string]any
+	raw := d.mustRun(t, "confdb.export", "")
+	if err := json.Unmarshal([]byte(raw), &export); err != nil {
+		t.Fatalf("export is not JSON: %v\n%s", err, raw)
+	}
+	if vic, _ := export["accounts"]["vic"].(map[string]any); vic["role"] != "viewer" {
+		t.Fatalf("export lacks accounts: %s", raw)
+	}
+	for _, secret := range []string{"password_hash", "$2a$", "PRIVATE KEY", "hostkeys"} {
+		if strings.Contains(raw, secret) {
+			t.Errorf("export contains %q", secret)
+		}
+	}
+}
+
+func TestLoggerTailAndSessions(t *testing.T) {
+	d := startDaemon(t, "").ready(t)
+	out := d.mustRun(t, "logger.tail 5 --no-follow", "")
+	if n := strings.Count(out, "\n"); n != 5 {
+		t.Fatalf("logger.tail 5 printed %d lines:\n%s", n, out)
+	}
+	if !strings.Contains(out, "msg=") {
+		t.Fatalf("not log lines: %q", out)
+	}
+	tm := d.openTerm(t, "root", changedPassword)
+	tm.expect(promptFor("root"))
+	list := d.mustRun(t, "system.sessions", "")
+	if !strings.Contains(list, "interactive") || !strings.Contains(list, "exec") {
+		t.Fatalf("system.sessions:\n%s", list)
+	}
+	// The audit log records commands with account, source and result.
+	d.openssh(t, "root", changedPassword, "", "no.such")
+	waitUntil(t, func() bool {
+		return strings.Contains(d.logs.String(), `msg=audit component=shell account=root remote=127.0.0.1:`) &&
+			strings.Contains(d.logs.String(), `command=no.such result="unknown command: no.such`)
+	})
+}

@@ -1,0 +1,316 @@
+package shell_test
+
+// In-process tests of the SSH server under the race detector: a real listener on
+// 127.0.0.1:0 and a real x/crypto/ssh client, with public-key logins (bcrypt under
+// -race costs seconds per check). They exercise the concurrent parts: the keyboard
+// pump, Ctrl-C, resizes, panics in handlers, many sessions, and shutdown.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/certs"
+	"github.com/ferry-appliance/ferry/commands"
+	"github.com/ferry-appliance/ferry/shell"
+	"github.com/ferry-appliance/ferry/status"
+	"github.com/ferry-appliance/ferry/store"
+)
+
+type fixture struct {
+	srv      *shell.Server
+	sessions *shell.Sessions
+	client   *gossh.ClientConfig
+	logs     *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// testCommands are extra entries that let a test hold, question or crash a handler.
+func testCommands() []shell.Command {
+	return []shell.Command{
+		{Name: "test.block", Help: "Block until cancelled", Role: accounts.Viewer, Run: func(c *shell.Ctx) error {
+			fmt.Fprintln(c.Stdout, "blocking")
+			<-c.Done()
+			return c.Err()
+		}},
+		{Name: "test.ask", Help: "Ask a question and print the answer", Role: accounts.Viewer, Run: func(c *shell.Ctx) error {
+			a, err := c.Prompt("color? ")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.Stdout, "answer=%s\n", a)
+			return nil
+		}},
+		{Name: "test.panic", Help: "Panic", Role: accounts.Viewer, Run: func(*shell.Ctx) error { panic("boom") }},
+	}
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "confdb.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := gossh.NewSignerFromKey(priv)
+	sshPub, _ := gossh.NewPublicKey(pub)
+	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(sshPub)))
+	// No password hash: this account can log in with its key only.
+	if err := st.CreateAccount(store.Account{Name: "root", Role: "admin", Keys: []store.AuthorizedKey{
+		{Line: line, Fingerprint: gossh.FingerprintSHA256(sshPub)}}}); err != nil {
+		t.Fatal(err)
+	}
+	hostPEM, err := certs.NewHostKey(certs.HostKeyEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKey, _ := certs.ParseHostKey(certs.HostKeyEd25519, hostPEM)
+	acc := accounts.New(st)
+	sessions := shell.NewSessions()
+	svc := &commands.Services{Accounts: acc, Store: st, Status: status.New(), Sessions: sessions, DataDir: t.TempDir()}
+	reg, err := commands.Registry(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []shell.Command
+	for _, cmd := range reg.Commands("") {
+		all = append(all, *cmd)
+	}
+	reg, err = shell.NewRegistry(all, testCommands())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	srv, err := shell.New(shell.Config{
+		Addr: "127.0.0.1:0", HostKeys: []gossh.Signer{hostKey}, Accounts: acc, Registry: reg, Sessions: sessions,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "test", BuildDate: "today", Hostname: "box",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return &fixture{srv: srv, sessions: sessions, logs: logs, client: &gossh.ClientConfig{
+		User: "root", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
+		HostKeyCallback: gossh.FixedHostKey(hostKey.PublicKey()), Timeout: 10 * time.Second,
+	}}
+}
+
+func (f *fixture) dial(t *testing.T) *gossh.Client {
+	t.Helper()
+	c, err := gossh.Dial("tcp", f.srv.Addr().String(), f.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+type pty struct {
+	t    *testing.T
+	sess *gossh.Session
+	in   io.Writer
+	out  *lockedBuffer
+	mark int
+	done chan error
+}
+
+func (f *fixture) pty(t *testing.T) *pty {
+	t.Helper()
+	sess, err := f.dial(t).NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pty{t: t, sess: sess, out: &lockedBuffer{}, done: make(chan error, 1)}
+	sess.Stdout, sess.Stderr = p.out, p.out
+	p.in, _ = sess.StdinPipe()
+	if err := sess.RequestPty("xterm", 24, 80, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- sess.Wait() }()
+	return p
+}
+
+func (p *pty) expect(want string) string {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		all := p.out.String()
+		if i := strings.Index(all[p.mark:], want); i >= 0 {
+			seen := all[p.mark : p.mark+i+len(want)]
+			p.mark += i + len(want)
+			return seen
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("did not see %q in %q", want, all[p.mark:])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+const prompt = "root@box ferry> "
+
+func TestInProcessInteractive(t *testing.T) {
+	f := newFixture(t)
+	p := f.pty(t)
+	p.expect("Ferry test (build today) on box")
+	p.expect(prompt)
+
+	// Resizes race with typing and with the command loop.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 50; i++ {
+			p.sess.WindowChange(24+i%5, 80+i%7)
+		}
+	}()
+	io.WriteString(p.in, "test.block\r")
+	p.expect("blocking")
+	io.WriteString(p.in, "\x03")
+	p.expect("^C")
+	p.expect(prompt)
+	wg.Wait()
+
+	// A question is answered from the keyboard; typed-ahead text is not lost.
+	io.WriteString(p.in, "test.ask\r")
+	p.expect("color? ")
+	io.WriteString(p.in, "blue\r")
+	p.expect("answer=blue")
+	p.expect(prompt)
+
+	// A panicking handler is reported and the session (and the server) go on.
+	io.WriteString(p.in, "test.panic\r")
+	p.expect("internal error in test.panic (logged)")
+	p.expect(prompt)
+	if !strings.Contains(f.logs.String(), "command panicked") {
+		t.Fatal("the panic was not logged")
+	}
+	io.WriteString(p.in, "system.sessions\r")
+	p.expect("interactive")
+	p.expect(prompt)
+	io.WriteString(p.in, "quit\r")
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("quit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("quit did not end the session")
+	}
+}
+
+func TestInProcessConcurrentExecAndBatch(t *testing.T) {
+	f := newFixture(t)
+	c := f.dial(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := 0; i < 20; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			sess, err := c.NewSession()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer sess.Close()
+			out, err := sess.Output("account.list --json; system.sessions --json")
+			if err != nil || !strings.Contains(string(out), `"root"`) {
+				errs <- fmt.Errorf("exec: %v %s", err, out)
+			}
+		}()
+		go func(i int) {
+			defer wg.Done()
+			sess, err := c.NewSession()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer sess.Close()
+			sess.Stdin = strings.NewReader(fmt.Sprintf("# batch %d\n\ntest.ask\ncolor-%d\nhelp\n", i, i))
+			out, err := sess.Output("")
+			if err != nil || !strings.Contains(string(out), fmt.Sprintf("answer=color-%d", i)) {
+				errs <- fmt.Errorf("batch: %v %s", err, out)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Exit statuses reach the client.
+	for cmd, want := range map[string]int{"nosuch": 127, "help a b": 2, "test.ask": 1} {
+		sess, _ := c.NewSession()
+		err := sess.Run(cmd) // test.ask: stdin is empty, so the question gets no answer
+		var ee *gossh.ExitError
+		if !errors.As(err, &ee) || ee.ExitStatus() != want {
+			t.Errorf("%q: %v, want status %d", cmd, err, want)
+		}
+	}
+}
+
+func TestInProcessShutdownEndsSessions(t *testing.T) {
+	f := newFixture(t)
+	p := f.pty(t)
+	p.expect(prompt)
+	io.WriteString(p.in, "test.block\r")
+	p.expect("blocking")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := f.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if time.Since(start) > 4*time.Second {
+		t.Fatalf("shutdown waited %s for a blocked command", time.Since(start))
+	}
+	p.expect("Ferry is shutting down; this session is closing.")
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("session still open after shutdown")
+	}
+	if n := f.sessions.Count(); n != 0 {
+		t.Fatalf("%d sessions still tracked", n)
+	}
+	if _, err := gossh.Dial("tcp", f.srv.Addr().String(), f.client); err == nil {
+		t.Fatal("server still accepts after shutdown")
+	}
+}
