@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	gossh "golang.org/x/crypto/ssh"
+
 	"github.com/ferry-appliance/ferry/accounts"
 	"github.com/ferry-appliance/ferry/certs"
 	"github.com/ferry-appliance/ferry/shell"
@@ -73,8 +75,8 @@ type hostKeyView struct {
 func (s *systemCmds) hostKeys(c *shell.Ctx) error {
 	var views []hostKeyView
 	for _, k := range s.svc.HostKeys {
-		line := certs.KeygenLine(k, "ferry host key")
-		views = append(views, hostKeyView{Type: k.Type(), Fingerprint: fingerprintOf(line), Line: line})
+		views = append(views, hostKeyView{Type: k.Type(), Fingerprint: gossh.FingerprintSHA256(k),
+			Line: certs.KeygenLine(k, "ferry host key")})
 	}
 	if c.Flag("json") {
 		return c.WriteJSON(views)
@@ -83,12 +85,4 @@ func (s *systemCmds) hostKeys(c *shell.Ctx) error {
 		c.Printf("%s\n", v.Line)
 	}
 	return nil
-}
-
-// fingerprintOf is the second field of a keygen line.
-func fingerprintOf(line string) string {
-	var bits int
-	var fp string
-	fmt.Sscanf(line, "%d %s", &bits, &fp)
-	return fp
 }

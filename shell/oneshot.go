@@ -15,7 +15,16 @@ import (
 // exec runs `ssh host 'cmd; cmd'`: in order, stopping at the first failure.
 // Questions a command asks are answered from stdin, one line each.
 func (ss *session) exec(ctx context.Context) int {
-	in := newStreamInput(ss.sess, ss.out)
+	var in lineReader = newStreamInput(ss.sess, ss.out)
+	if ss.kb != nil {
+		// `ssh -t host cmd`: the keyboard owns stdin; questions are edited (and
+		// passwords hidden) like at the prompt, and Ctrl-C cancels the command.
+		in = ss
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		ss.kb.setInterrupt(cancel)
+	}
 	c, err := ss.ctx(ctx, in)
 	if err != nil {
 		fmt.Fprintln(ss.errOut, err)

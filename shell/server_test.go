@@ -314,3 +314,45 @@ func TestInProcessShutdownEndsSessions(t *testing.T) {
 		t.Fatal("server still accepts after shutdown")
 	}
 }
+
+// `ssh -t host cmd`: exec mode on a PTY answers questions through the line editor
+// and Ctrl-C cancels the command.
+func TestInProcessExecOnPTY(t *testing.T) {
+	f := newFixture(t)
+	run := func(cmd, keys string) (string, error) {
+		sess, err := f.dial(t).NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &lockedBuffer{}
+		sess.Stdout, sess.Stderr = out, out
+		in, _ := sess.StdinPipe()
+		if err := sess.RequestPty("xterm", 24, 80, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.Start(cmd); err != nil {
+			t.Fatal(err)
+		}
+		p := &pty{t: t, out: out}
+		p.expect(strings.SplitN(keys, "|", 2)[0])
+		io.WriteString(in, strings.SplitN(keys, "|", 2)[1])
+		done := make(chan error, 1)
+		go func() { done <- sess.Wait() }()
+		select {
+		case err := <-done:
+			return out.String(), err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not end: %q", cmd, out.String())
+			return "", nil
+		}
+	}
+	out, err := run("test.ask", "color? |green\r")
+	if err != nil || !strings.Contains(out, "answer=green") {
+		t.Fatalf("test.ask on a PTY: %v %q", err, out)
+	}
+	out, err = run("test.block", "blocking|\x03")
+	var ee *gossh.ExitError
+	if !errors.As(err, &ee) || ee.ExitStatus() != 1 || !strings.Contains(out, "test.block: interrupted") {
+		t.Fatalf("Ctrl-C on exec PTY: %v %q", err, out)
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -43,10 +44,10 @@ func (s *Store) Account(name string) (Account, error) {
 func (s *Store) Accounts() ([]Account, error) {
 	var out []Account
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAccounts).ForEach(func(k, _ []byte) error {
+		return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
 			var a Account
-			if err := getJSON(tx.Bucket(bucketAccounts), string(k), &a); err != nil {
-				return fmt.Errorf("account %q: %w", k, err)
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("account %q: %w: %v", k, ErrCorrupt, err)
 			}
 			out = append(out, a)
 			return nil

@@ -2,9 +2,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -84,7 +84,7 @@ func run(o options) error {
 // bootstrapSource returns the first-boot batch named by --bootstrap.
 func bootstrapSource(path string) (io.Reader, func(), error) {
 	if path == "" {
-		return bytesReader(defaultBootstrap), func() {}, nil
+		return bytes.NewReader(defaultBootstrap), func() {}, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -92,5 +92,3 @@ func bootstrapSource(path string) (io.Reader, func(), error) {
 	}
 	return f, func() { f.Close() }, nil
 }
-
-var errNoHostKeys = errors.New("no usable host keys")
