@@ -234,9 +234,14 @@ func (s *Service) setPassword(name, password string, mustChange bool) error {
 
 // AddKey authorizes a public key (one authorized_keys line) for the account.
 func (s *Service) AddKey(name, line string) (string, error) {
-	pub, comment, _, rest, err := gossh.ParseAuthorizedKey([]byte(line))
+	pub, comment, options, rest, err := gossh.ParseAuthorizedKey([]byte(line))
 	if err != nil || len(strings.TrimSpace(string(rest))) > 0 {
 		return "", fmt.Errorf("%w: expected \"<type> <base64> [comment]\"", ErrBadKey)
+	}
+	if len(options) > 0 {
+		// Ferry does not enforce from=, no-pty and the like; storing the key without
+		// them would silently widen what the operator meant to allow.
+		return "", fmt.Errorf("%w: options (%s) are not supported; give the key without them", ErrBadKey, strings.Join(options, ","))
 	}
 	fp := gossh.FingerprintSHA256(pub)
 	normalized := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(pub)))

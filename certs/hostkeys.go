@@ -3,6 +3,7 @@
 package certs
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
@@ -70,7 +71,12 @@ func KeygenLine(pub gossh.PublicKey, comment string) string {
 			bits = 256
 		case *rsa.PublicKey:
 			bits = k.N.BitLen()
+		case *ecdsa.PublicKey:
+			bits, typ = k.Curve.Params().BitSize, "ECDSA"
 		}
+	}
+	if comment == "" {
+		comment = "no comment"
 	}
 	return fmt.Sprintf("%d %s %s (%s)", bits, gossh.FingerprintSHA256(pub), comment, typ)
 }

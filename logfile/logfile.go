@@ -81,22 +81,8 @@ func Tail(ctx context.Context, path string, n int, follow bool, out io.Writer) e
 	}
 	var partial []byte
 	buf := make([]byte, 32*1024)
-	ticker := time.NewTicker(pollEvery)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-		if rotated(f, path, offset) {
-			nf, err := os.Open(path)
-			if err != nil {
-				continue // between rename and create; try again next tick
-			}
-			f.Close()
-			f, offset, partial = nf, 0, nil
-		}
+	// drain writes every complete line from offset to the end of f.
+	drain := func() error {
 		for {
 			m, err := f.ReadAt(buf, offset)
 			if m > 0 {
@@ -110,11 +96,42 @@ func Tail(ctx context.Context, path string, n int, follow bool, out io.Writer) e
 				}
 			}
 			if errors.Is(err, io.EOF) || m == 0 {
-				break
+				return nil
 			}
 			if err != nil {
 				return err
 			}
+		}
+	}
+	ticker := time.NewTicker(pollEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		if rotated(f, path, offset) {
+			nf, err := os.Open(path)
+			if err != nil {
+				continue // between rename and create; try again next tick
+			}
+			// Finish the old file first: lines written just before the rename belong to it.
+			if err := drain(); err != nil {
+				nf.Close()
+				return err
+			}
+			if len(partial) > 0 {
+				if _, err := out.Write(append(partial, '\n')); err != nil {
+					nf.Close()
+					return err
+				}
+			}
+			f.Close()
+			f, offset, partial = nf, 0, nil
+		}
+		if err := drain(); err != nil {
+			return err
 		}
 	}
 }

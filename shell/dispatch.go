@@ -49,7 +49,7 @@ func (r *Registry) run(base *Ctx, log *slog.Logger, words []string) (err error) 
 			WriteCommandHelp(c.Stdout, cmd)
 			return nil
 		}
-		if name, isFlag := strings.CutPrefix(w, "--"); isFlag && name != "" {
+		if name, isFlag := flagName(w); isFlag {
 			if !hasFlag(cmd, name) {
 				return Usagef("%s: unknown flag --%s; usage: %s", cmd.Name, name, cmd.usageLine())
 			}
@@ -79,6 +79,12 @@ func safeRun(log *slog.Logger, cmd *Command, c *Ctx) (err error) {
 	return err
 }
 
+// flagName reports whether w is a --switch (a bare "--" is an ordinary argument).
+func flagName(w string) (string, bool) {
+	name, ok := strings.CutPrefix(w, "--")
+	return name, ok && name != ""
+}
+
 func hasFlag(cmd *Command, name string) bool {
 	for _, f := range cmd.Flags {
 		if f.Name == name {
@@ -96,7 +102,9 @@ func redact(cmd *Command, words []string) string {
 	out := append([]string(nil), words...)
 	pos := 0
 	for i := 1; i < len(out); i++ {
-		if strings.HasPrefix(out[i], "--") {
+		// Only declared flags are skipped, exactly as dispatch does; anything else
+		// counts as a position, so a secret can never slip past unmasked.
+		if name, isFlag := flagName(out[i]); isFlag && hasFlag(cmd, name) {
 			continue
 		}
 		for _, s := range cmd.SecretArgs {

@@ -53,6 +53,9 @@ func TCP(ctx context.Context, addr string, timeout time.Duration) (Result, error
 	d := net.Dialer{Timeout: timeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if ctx.Err() != nil {
+		if conn != nil {
+			conn.Close()
+		}
 		return Result{}, ctx.Err()
 	}
 	r := Result{Addr: addr}
