@@ -9,31 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ferry-appliance/ferry/internal/testutil"
 )
 
-// syncBuffer is an io.Writer the test can read while Tail writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitFor polls until the buffer equals want, or fails after a few seconds.
-func waitFor(t *testing.T, b *syncBuffer, want string) {
+func waitFor(t *testing.T, b *testutil.Buffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -165,10 +148,10 @@ func TestTailEmptyAndMissingFile(t *testing.T) {
 
 // runTail starts a following Tail and returns its output and a function that
 // cancels it and returns Tail's result.
-func runTail(t *testing.T, path string, n int) (*syncBuffer, func() error) {
+func runTail(t *testing.T, path string, n int) (*testutil.Buffer, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testutil.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- Tail(ctx, path, n, true, out) }()
 	stopped := false

@@ -6,7 +6,6 @@ package shell_test
 // pump, Ctrl-C, resizes, panics in handlers, many sessions, and shutdown.
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -25,6 +24,7 @@ import (
 	"github.com/ferry-appliance/ferry/accounts"
 	"github.com/ferry-appliance/ferry/certs"
 	"github.com/ferry-appliance/ferry/commands"
+	"github.com/ferry-appliance/ferry/internal/testutil"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
@@ -34,24 +34,7 @@ type fixture struct {
 	srv      *shell.Server
 	sessions *shell.Sessions
 	client   *gossh.ClientConfig
-	logs     *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs     *testutil.Buffer
 }
 
 // testCommands are extra entries that let a test hold, question or crash a handler.
@@ -110,7 +93,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	srv, err := shell.New(shell.Config{
 		Addr: "127.0.0.1:0", HostKeys: []gossh.Signer{hostKey}, Accounts: acc, Registry: reg, Sessions: sessions,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "test", BuildDate: "today", Hostname: "box",
@@ -139,11 +122,9 @@ func (f *fixture) dial(t *testing.T) *gossh.Client {
 }
 
 type pty struct {
-	t    *testing.T
+	testutil.Screen
 	sess *gossh.Session
 	in   io.Writer
-	out  *lockedBuffer
-	mark int
 	done chan error
 }
 
@@ -153,8 +134,9 @@ func (f *fixture) pty(t *testing.T) *pty {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pty{t: t, sess: sess, out: &lockedBuffer{}, done: make(chan error, 1)}
-	sess.Stdout, sess.Stderr = p.out, p.out
+	out := &testutil.Buffer{}
+	p := &pty{Screen: testutil.Screen{T: t, Out: out, Timeout: 10 * time.Second}, sess: sess, done: make(chan error, 1)}
+	sess.Stdout, sess.Stderr = out, out
 	p.in, _ = sess.StdinPipe()
 	if err := sess.RequestPty("xterm", 24, 80, nil); err != nil {
 		t.Fatal(err)
@@ -166,30 +148,13 @@ func (f *fixture) pty(t *testing.T) *pty {
 	return p
 }
 
-func (p *pty) expect(want string) string {
-	p.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		all := p.out.String()
-		if i := strings.Index(all[p.mark:], want); i >= 0 {
-			seen := all[p.mark : p.mark+i+len(want)]
-			p.mark += i + len(want)
-			return seen
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("did not see %q in %q", want, all[p.mark:])
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 const prompt = "root@box ferry> "
 
 func TestInProcessInteractive(t *testing.T) {
 	f := newFixture(t)
 	p := f.pty(t)
-	p.expect("Ferry test (build today) on box")
-	p.expect(prompt)
+	p.Expect("Ferry test (build today) on box")
+	p.Expect(prompt)
 
 	// Resizes race with typing and with the command loop.
 	var wg sync.WaitGroup
@@ -201,29 +166,29 @@ func TestInProcessInteractive(t *testing.T) {
 		}
 	}()
 	io.WriteString(p.in, "test.block\r")
-	p.expect("blocking")
+	p.Expect("blocking")
 	io.WriteString(p.in, "\x03")
-	p.expect("^C")
-	p.expect(prompt)
+	p.Expect("^C")
+	p.Expect(prompt)
 	wg.Wait()
 
 	// A question is answered from the keyboard; typed-ahead text is not lost.
 	io.WriteString(p.in, "test.ask\r")
-	p.expect("color? ")
+	p.Expect("color? ")
 	io.WriteString(p.in, "blue\r")
-	p.expect("answer=blue")
-	p.expect(prompt)
+	p.Expect("answer=blue")
+	p.Expect(prompt)
 
 	// A panicking handler is reported and the session (and the server) go on.
 	io.WriteString(p.in, "test.panic\r")
-	p.expect("internal error in test.panic (logged)")
-	p.expect(prompt)
+	p.Expect("internal error in test.panic (logged)")
+	p.Expect(prompt)
 	if !strings.Contains(f.logs.String(), "command panicked") {
 		t.Fatal("the panic was not logged")
 	}
 	io.WriteString(p.in, "system.sessions\r")
-	p.expect("interactive")
-	p.expect(prompt)
+	p.Expect("interactive")
+	p.Expect(prompt)
 	io.WriteString(p.in, "quit\r")
 	select {
 	case err := <-p.done:
@@ -240,35 +205,25 @@ func TestInProcessConcurrentExecAndBatch(t *testing.T) {
 	c := f.dial(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
+	// run opens a session on the shared connection: exec when cmd is set, batch otherwise.
+	run := func(cmd, stdin, want string) {
+		defer wg.Done()
+		sess, err := c.NewSession()
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer sess.Close()
+		sess.Stdin = strings.NewReader(stdin)
+		out, err := sess.Output(cmd)
+		if err != nil || !strings.Contains(string(out), want) {
+			errs <- fmt.Errorf("%q: %v %s", cmd, err, out)
+		}
+	}
 	for i := 0; i < 20; i++ {
 		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			sess, err := c.NewSession()
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer sess.Close()
-			out, err := sess.Output("account.list --json; system.sessions --json")
-			if err != nil || !strings.Contains(string(out), `"root"`) {
-				errs <- fmt.Errorf("exec: %v %s", err, out)
-			}
-		}()
-		go func(i int) {
-			defer wg.Done()
-			sess, err := c.NewSession()
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer sess.Close()
-			sess.Stdin = strings.NewReader(fmt.Sprintf("# batch %d\n\ntest.ask\ncolor-%d\nhelp\n", i, i))
-			out, err := sess.Output("")
-			if err != nil || !strings.Contains(string(out), fmt.Sprintf("answer=color-%d", i)) {
-				errs <- fmt.Errorf("batch: %v %s", err, out)
-			}
-		}(i)
+		go run("account.list --json; system.sessions --json", "", `"root"`)
+		go run("", fmt.Sprintf("# batch %d\n\ntest.ask\ncolor-%d\nhelp\n", i, i), fmt.Sprintf("answer=color-%d", i))
 	}
 	wg.Wait()
 	close(errs)
@@ -289,9 +244,9 @@ func TestInProcessConcurrentExecAndBatch(t *testing.T) {
 func TestInProcessShutdownEndsSessions(t *testing.T) {
 	f := newFixture(t)
 	p := f.pty(t)
-	p.expect(prompt)
+	p.Expect(prompt)
 	io.WriteString(p.in, "test.block\r")
-	p.expect("blocking")
+	p.Expect("blocking")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -301,7 +256,7 @@ func TestInProcessShutdownEndsSessions(t *testing.T) {
 	if time.Since(start) > 4*time.Second {
 		t.Fatalf("shutdown waited %s for a blocked command", time.Since(start))
 	}
-	p.expect("Ferry is shutting down; this session is closing.")
+	p.Expect("Ferry is shutting down; this session is closing.")
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
@@ -324,7 +279,7 @@ func TestInProcessExecOnPTY(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := &lockedBuffer{}
+		out := &testutil.Buffer{}
 		sess.Stdout, sess.Stderr = out, out
 		in, _ := sess.StdinPipe()
 		if err := sess.RequestPty("xterm", 24, 80, nil); err != nil {
@@ -333,8 +288,8 @@ func TestInProcessExecOnPTY(t *testing.T) {
 		if err := sess.Start(cmd); err != nil {
 			t.Fatal(err)
 		}
-		p := &pty{t: t, out: out}
-		p.expect(strings.SplitN(keys, "|", 2)[0])
+		p := testutil.Screen{T: t, Out: out, Timeout: 10 * time.Second}
+		p.Expect(strings.SplitN(keys, "|", 2)[0])
 		io.WriteString(in, strings.SplitN(keys, "|", 2)[1])
 		done := make(chan error, 1)
 		go func() { done <- sess.Wait() }()

@@ -16,12 +16,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/ferry-appliance/ferry/internal/testutil"
 )
 
 const (
@@ -62,31 +63,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a process's output for assertions while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type daemon struct {
 	t      *testing.T
 	dir    string
 	addr   string
 	port   string
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 	exited chan struct{}
 	err    error // set when exited is closed
 }
@@ -109,7 +92,7 @@ func launch(t *testing.T, dir string, extra ...string) (*daemon, error) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	d := &daemon{t: t, dir: dir, logs: &syncBuffer{}, exited: make(chan struct{})}
+	d := &daemon{t: t, dir: dir, logs: &testutil.Buffer{}, exited: make(chan struct{})}
 	args := append([]string{"--data-dir", dir, "--ssh-addr", "127.0.0.1:0"}, extra...)
 	d.cmd = exec.Command(ferrydBin, args...)
 	d.cmd.Env = append(os.Environ(), "FERRY_INITIAL_PASSWORD="+initialPassword)
@@ -240,11 +223,10 @@ func (d *daemon) dial(user string, auth ...gossh.AuthMethod) (*gossh.Client, gos
 
 // term is an interactive PTY session driven by x/crypto/ssh.
 type term struct {
+	testutil.Screen
 	t     *testing.T
 	sess  *gossh.Session
 	in    io.WriteCloser
-	out   *syncBuffer
-	mark  int
 	ended chan error
 }
 
@@ -259,8 +241,9 @@ func (d *daemon) openTerm(t *testing.T, user, password string) *term {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tm := &term{t: t, sess: sess, out: &syncBuffer{}, ended: make(chan error, 1)}
-	sess.Stdout, sess.Stderr = tm.out, tm.out
+	out := &testutil.Buffer{}
+	tm := &term{Screen: testutil.Screen{T: t, Out: out}, t: t, sess: sess, ended: make(chan error, 1)}
+	sess.Stdout, sess.Stderr = out, out
 	if tm.in, err = sess.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
@@ -284,19 +267,7 @@ func (tm *term) send(s string) {
 // expect waits until the output after the last match contains want, and moves past it.
 func (tm *term) expect(want string) string {
 	tm.t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
-		all := tm.out.String()
-		if i := strings.Index(all[tm.mark:], want); i >= 0 {
-			seen := all[tm.mark : tm.mark+i+len(want)]
-			tm.mark += i + len(want)
-			return seen
-		}
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("did not see %q; output after last match:\n%q", want, all[tm.mark:])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return tm.Expect(want)
 }
 
 // waitEnd waits for the server to end the session and returns its exit status.
@@ -313,7 +284,7 @@ func (tm *term) waitEnd() int {
 		}
 		return 0
 	case <-time.After(waitFor):
-		tm.t.Fatalf("session did not end; output:\n%q", tm.out.String())
+		tm.t.Fatalf("session did not end; output:\n%q", tm.Out.String())
 		return -1
 	}
 }

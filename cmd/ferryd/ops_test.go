@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/ferry-appliance/ferry/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,7 @@ func TestFirstBootFiles(t *testing.T) {
 	// Without FERRY_INITIAL_PASSWORD a random password goes to <data-dir>/initial-password.
 	cmd := exec.Command(ferrydBin, "--data-dir", dir, "--ssh-addr", "127.0.0.1:0")
 	cmd.Env = withoutEnv(os.Environ(), "FERRY_INITIAL_PASSWORD")
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

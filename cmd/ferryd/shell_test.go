@@ -40,7 +40,7 @@ func TestFirstLoginForcesPasswordChange(t *testing.T) {
 	tm.send(changedPassword + "\r")
 	tm.expect("Password changed.")
 	tm.expect(promptFor("root"))
-	if strings.Contains(tm.out.String(), changedPassword) {
+	if strings.Contains(tm.Out.String(), changedPassword) {
 		t.Fatal("the new password was echoed")
 	}
 	tm.send("account.list\r")
@@ -72,7 +72,7 @@ func TestFirstLoginDisconnectsAfterThreeFailures(t *testing.T) {
 	if code := tm.waitEnd(); code != 1 {
 		t.Fatalf("exit status %d, want 1", code)
 	}
-	if strings.Contains(tm.out.String(), promptFor("root")) {
+	if strings.Contains(tm.Out.String(), promptFor("root")) {
 		t.Fatal("the prompt was shown without a password change")
 	}
 	// Nothing changed: the account still has its initial password and must change it.
