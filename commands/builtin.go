@@ -34,16 +34,7 @@ func help(c *shell.Ctx) error {
 		reg.WriteHelp(c.Stdout, c.User.Role, name)
 		return nil
 	}
-	_, err := lookupCommand(reg, name)
-	return err
-}
-
-// lookupCommand returns the registry's unknown-command error (with suggestions) for a name.
-func lookupCommand(reg *shell.Registry, name string) (*shell.Command, error) {
-	if cmd, ok := reg.Lookup(name); ok {
-		return cmd, nil
-	}
-	return nil, reg.Unknown(name)
+	return reg.Unknown(name)
 }
 
 func exit(*shell.Ctx) error { return shell.ErrExit }
