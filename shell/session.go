@@ -23,7 +23,7 @@ type session struct {
 	out     *lineTracker // stdout (CRLF handled by gliderlabs on a PTY)
 	errOut  io.Writer
 	history *history
-	kb      *keyboard // interactive only
+	kb      *keyboard // PTY sessions only: owns stdin
 }
 
 // handle is the session handler: recover, identify, pick the mode, run it, exit.
@@ -57,13 +57,8 @@ func (s *Server) handle(sess ssh.Session) {
 
 	ctx, cancel := context.WithCancel(sess.Context())
 	defer cancel()
-	var notifyMu sync.Mutex
 	id := s.cfg.Sessions.add(SessionInfo{Account: user.Name, Remote: sess.RemoteAddr().String(), Mode: mode, Started: time.Now()},
-		func(msg string) {
-			notifyMu.Lock()
-			defer notifyMu.Unlock()
-			fmt.Fprintf(ss.errOut, "\n%s\n", msg)
-		}, cancel)
+		func(msg string) { fmt.Fprintf(ss.errOut, "\n%s\n", msg) }, cancel)
 	defer s.cfg.Sessions.remove(id)
 	s.log.Info("session opened", "account", user.Name, "remote", sess.RemoteAddr().String(), "mode", string(mode))
 

@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building ferryd: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	for _, tool := range []string{"ssh", "sshpass", "ssh-keygen", "ssh-keyscan"} {
+	for _, tool := range []string{"ssh", "sshpass", "ssh-keygen", "ssh-keyscan", "tmux"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			fmt.Fprintf(os.Stderr, "integration tests need %s (make test installs it): %v\n", tool, err)
 			os.Exit(1)

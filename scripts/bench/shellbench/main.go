@@ -86,6 +86,17 @@ func run(ferrydBin, sshdBin string, n int) error {
 	if err := measure(s, signer, n, &fr); err != nil {
 		return err
 	}
+	// Password logins pay one bcrypt check (cost 11) on top; sshd here takes keys only.
+	var pwLogin []time.Duration
+	pwCfg := &gossh.ClientConfig{User: "root", Auth: []gossh.AuthMethod{gossh.Password("Bench-Changed-0002")},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}
+	for i := 0; i < min(n, 10); i++ {
+		d, err := loginToPrompt(s, pwCfg)
+		if err != nil {
+			return fmt.Errorf("ferryd password login: %w", err)
+		}
+		pwLogin = append(pwLogin, d)
+	}
 	stop(s)
 
 	// OpenSSH sshd with its own host keys and the same authorized key.
@@ -127,6 +138,7 @@ func run(ferrydBin, sshdBin string, n int) error {
 	row("login to prompt, median", median(fr.login), median(sr.login))
 	row("login to prompt, p90", pct(fr.login, 90), pct(sr.login, 90))
 	row("exec round trip, median", median(fr.execRT), median(sr.execRT))
+	fmt.Printf("%-28s %12s %12s %8s\n", "password login to prompt", median(pwLogin).Round(10*time.Microsecond), "-", "-")
 	return nil
 }
 
