@@ -39,6 +39,9 @@ func (r Role) Allows(need Role) bool { return r == Admin || need == Viewer }
 // MinPasswordLength is the policy's minimum, in characters.
 const MinPasswordLength = 12
 
+// MaxPasswordBytes is bcrypt's limit; a longer password would be refused at hashing.
+const MaxPasswordBytes = 72
+
 var (
 	ErrBadRole        = errors.New("unknown role")
 	ErrBadName        = errors.New("invalid account name")
@@ -124,6 +127,9 @@ func (s *Service) VerifyKey(name string, key gossh.PublicKey) bool {
 func CheckPolicy(oldPassword, newPassword string) error {
 	if len([]rune(newPassword)) < MinPasswordLength {
 		return fmt.Errorf("%w: use at least %d characters", ErrWeakPassword, MinPasswordLength)
+	}
+	if len(newPassword) > MaxPasswordBytes {
+		return fmt.Errorf("%w: use at most %d bytes", ErrWeakPassword, MaxPasswordBytes)
 	}
 	if strings.TrimSpace(newPassword) != newPassword {
 		return fmt.Errorf("%w: no leading or trailing spaces", ErrWeakPassword)

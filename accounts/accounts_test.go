@@ -91,6 +91,8 @@ func TestCheckPolicy(t *testing.T) {
 		{"trailing space", "", "trailing-space-pw ", ErrWeakPassword},
 		{"trailing newline", "", "trailing-newline-pw\n", ErrWeakPassword},
 		{"inner spaces ok", "", "correct horse battery", nil},
+		{"at bcrypt's 72-byte limit", "", strings.Repeat("p", 72), nil},
+		{"over bcrypt's 72-byte limit", "", strings.Repeat("p", 73), ErrWeakPassword},
 		{"same as old", "same-password-123", "same-password-123", ErrSamePassword},
 		{"different from old", "old-password-123", "new-password-456", nil},
 		{"short and same as old reports weak", "short", "short", ErrWeakPassword},
