@@ -21,6 +21,9 @@ type guard struct {
 	unauth      chan struct{} // one token per connection that is authenticating
 	waiting     atomic.Int32  // connections queued for a token
 
+	// Counters for the status model.
+	loginsOK, loginsFailed, refusedLocked, refusedBusy atomic.Uint64
+
 	mu          sync.Mutex
 	failures    map[string][]time.Time
 	lockedUntil map[string]time.Time
@@ -74,6 +77,7 @@ const maxWaiting = 512
 func (g *guard) accept(ctx ssh.Context, conn net.Conn) net.Conn {
 	if g.waiting.Add(1) > maxWaiting {
 		g.waiting.Add(-1)
+		g.refusedBusy.Add(1)
 		g.log.Warn("too many connections waiting to authenticate; refusing", "remote", conn.RemoteAddr().String())
 		return nil
 	}
@@ -84,6 +88,7 @@ func (g *guard) accept(ctx ssh.Context, conn net.Conn) net.Conn {
 		g.waiting.Add(-1)
 	case <-wait.C:
 		g.waiting.Add(-1)
+		g.refusedBusy.Add(1)
 		g.log.Warn("too many unauthenticated connections; refusing", "remote", conn.RemoteAddr().String())
 		return nil
 	}
@@ -111,6 +116,19 @@ func hostOf(addr net.Addr) string {
 		return addr.String()
 	}
 	return host
+}
+
+// lockedCount is how many addresses are locked out now.
+func (g *guard) lockedCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, until := range g.lockedUntil {
+		if g.now().Before(until) {
+			n++
+		}
+	}
+	return n
 }
 
 // locked reports whether host is refused right now.

@@ -89,6 +89,7 @@ func New(cfg Config) (*Server, error) {
 				MaxAuthTries: cfg.Limits.MaxAuthTries,
 				AuthLogCallback: func(_ gossh.ConnMetadata, method string, err error) {
 					if err == nil {
+						s.guard.loginsOK.Add(1)
 						authenticated(ctx)
 					}
 				},
@@ -154,15 +155,37 @@ func (s *Server) Close() error {
 	return s.Shutdown(ctx)
 }
 
+// Stats are the shell's counters since start, for the status model.
+type Stats struct {
+	LoginsOK         uint64 `json:"logins_ok"`
+	LoginsFailed     uint64 `json:"logins_failed"`
+	RefusedLockedOut uint64 `json:"refused_locked_out"`
+	RefusedBusy      uint64 `json:"refused_busy"`
+	LockedOutAddrs   int    `json:"locked_out_addresses"`
+	OpenSessions     int    `json:"open_sessions"`
+}
+
+// Stats reports logins, refusals and sessions.
+func (s *Server) Stats() Stats {
+	g := s.guard
+	return Stats{
+		LoginsOK: g.loginsOK.Load(), LoginsFailed: g.loginsFailed.Load(),
+		RefusedLockedOut: g.refusedLocked.Load(), RefusedBusy: g.refusedBusy.Load(),
+		LockedOutAddrs: g.lockedCount(), OpenSessions: s.cfg.Sessions.Count(),
+	}
+}
+
 func (s *Server) checkPassword(ctx ssh.Context, password string) bool {
 	host := hostOf(ctx.RemoteAddr())
 	if s.guard.locked(host) {
+		s.guard.refusedLocked.Add(1)
 		s.cfg.Accounts.BurnPasswordCheck(password)
 		return false
 	}
 	if s.cfg.Accounts.VerifyPassword(ctx.User(), password) {
 		return true
 	}
+	s.guard.loginsFailed.Add(1)
 	s.guard.fail(host)
 	s.log.Warn("login failed", "account", ctx.User(), "remote", ctx.RemoteAddr().String(), "method", "password")
 	return false
@@ -170,6 +193,7 @@ func (s *Server) checkPassword(ctx ssh.Context, password string) bool {
 
 func (s *Server) checkKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	if s.guard.locked(hostOf(ctx.RemoteAddr())) {
+		s.guard.refusedLocked.Add(1)
 		return false
 	}
 	return s.cfg.Accounts.VerifyKey(ctx.User(), key)

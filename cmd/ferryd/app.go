@@ -108,6 +108,18 @@ func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 	if err := a.shell.Start(context.Background()); err != nil {
 		return nil, err
 	}
+	model.Register("shell", func() []status.Field {
+		st := a.shell.Stats()
+		return []status.Field{
+			{Key: "listen", Value: a.shell.Addr().String()},
+			{Key: "open_sessions", Value: st.OpenSessions},
+			{Key: "logins_ok", Value: st.LoginsOK},
+			{Key: "logins_failed", Value: st.LoginsFailed},
+			{Key: "refused_locked_out", Value: st.RefusedLockedOut},
+			{Key: "refused_busy", Value: st.RefusedBusy},
+			{Key: "locked_out_addresses", Value: st.LockedOutAddrs},
+		}
+	})
 	return a, nil
 }
 

@@ -221,6 +221,30 @@ func (d *daemon) dial(user string, auth ...gossh.AuthMethod) (*gossh.Client, gos
 	return c, hostKey, err
 }
 
+// execFrom runs one exec command over a connection from the given loopback source address.
+func (d *daemon) execFrom(source, user, password, command string) (string, error) {
+	dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}, Timeout: 10 * time.Second}
+	conn, err := dialer.Dial("tcp", d.addr)
+	if err != nil {
+		return "", err
+	}
+	cc, chans, reqs, err := gossh.NewClientConn(conn, d.addr, &gossh.ClientConfig{
+		User: user, Auth: []gossh.AuthMethod{gossh.Password(password)}, HostKeyCallback: gossh.InsecureIgnoreHostKey(),
+	})
+	if err != nil {
+		conn.Close()
+		return "", err
+	}
+	c := gossh.NewClient(cc, chans, reqs)
+	defer c.Close()
+	sess, err := c.NewSession()
+	if err != nil {
+		return "", err
+	}
+	out, err := sess.Output(command)
+	return string(out), err
+}
+
 // term is an interactive PTY session driven by x/crypto/ssh.
 type term struct {
 	testutil.Screen

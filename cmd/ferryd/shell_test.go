@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -267,6 +268,19 @@ func TestLockoutAfterRepeatedFailures(t *testing.T) {
 	}
 	if n := strings.Count(d.logs.String(), "source address locked out"); n != 1 {
 		t.Fatalf("lockout logged %d times, want once:\n%s", n, d.logs.String())
+	}
+	// The lock is per source address: 127.0.0.2 still logs in, and sees the refusals counted.
+	out, err := d.execFrom("127.0.0.2", "root", changedPassword, "system.status --json")
+	if err != nil {
+		t.Fatalf("login from another address: %v", err)
+	}
+	var st map[string]map[string]any
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("system.status --json: %v\n%s", err, out)
+	}
+	shell := st["shell"]
+	if shell["locked_out_addresses"] != 1.0 || shell["refused_locked_out"].(float64) < 2 || shell["logins_failed"].(float64) < 5 {
+		t.Fatalf("shell status after lockout: %v", shell)
 	}
 }
 
