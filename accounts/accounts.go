@@ -59,8 +59,8 @@ const bcryptCost = 11
 
 var validName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
 
-// dummyHash is compared against when the account does not exist (or the address is
-// locked out), so that such a refusal costs the same time as a wrong password. It is
+// dummyHash is compared against when the account does not exist, so that a wrong
+// user name costs the same time as a wrong password. It is
 // a constant (a bcrypt hash, at bcryptCost, of a throw-away string) so start-up does not pay for it.
 var dummyHash = []byte("$2a$11$bSxsaxK9BNVDCeD8B58asuJ67xxGNBOwb.FRC09i2X8XnAo7V9OYW")
 
@@ -99,12 +99,6 @@ func (s *Service) VerifyPassword(name, password string) bool {
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(password)) == nil
-}
-
-// BurnPasswordCheck spends the time of one check without looking anything up,
-// for refusals (locked-out addresses) that must not be faster than a real one.
-func (s *Service) BurnPasswordCheck(password string) {
-	bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 }
 
 // VerifyKey reports whether key is one of the account's authorized keys.

@@ -29,11 +29,13 @@ func (d *confdbCmds) backup(c *shell.Ctx) error {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(d.svc.DataDir, path)
 	}
-	if abs, err := filepath.Abs(d.svc.Store.Path()); err == nil && abs == filepath.Clean(path) {
-		return errors.New("confdb.backup: refusing to overwrite the live confdb")
-	}
-	if _, err := os.Stat(path); err == nil && !c.Flag("force") {
-		return fmt.Errorf("confdb.backup: %s exists; use --force to replace it", path)
+	if target, err := os.Stat(path); err == nil {
+		if live, lerr := os.Stat(d.svc.Store.Path()); lerr == nil && os.SameFile(live, target) {
+			return errors.New("confdb.backup: refusing to overwrite the live confdb")
+		}
+		if !c.Flag("force") {
+			return fmt.Errorf("confdb.backup: %s exists; use --force to replace it", path)
+		}
 	}
 	n, err := d.svc.Store.Backup(path)
 	if err != nil {

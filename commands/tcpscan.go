@@ -32,7 +32,11 @@ func tcpscan(c *shell.Ctx) error {
 	}
 	addr, err := probe.Resolve(c, c.Args[0], port)
 	if err != nil {
-		return err
+		if c.Err() != nil {
+			return c.Err()
+		}
+		c.Printf("trying to connect /%s:%d\nnot opened: %s\n", c.Args[0], port, probe.Reason(err))
+		return shell.ErrReported
 	}
 	c.Printf("trying to connect /%s\n", addr)
 	r, err := probe.TCP(c, addr, timeout)
@@ -48,7 +52,7 @@ func tcpscan(c *shell.Ctx) error {
 	case probe.Refused:
 		c.Printf("not opened: Connection refused\n")
 	default:
-		c.Printf("not opened: %v\n", r.Err)
+		c.Printf("not opened: %s\n", probe.Reason(r.Err))
 	}
 	return shell.ErrReported
 }

@@ -63,7 +63,8 @@ type Ctx struct {
 	Mode    Mode
 	flags   map[string]bool
 	input   lineReader
-	session *session // nil outside SSH (bootstrap)
+	reload  func() (accounts.Identity, error) // re-reads User between commands; nil: fixed
+	session *session                          // nil outside SSH (bootstrap)
 	reg     *Registry
 }
 

@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/ferry-appliance/ferry/accounts"
 )
 
 // runLine runs every command of one input line in order and stops at the first
@@ -17,7 +19,15 @@ func (r *Registry) runLine(base *Ctx, log *slog.Logger, line string) error {
 	if err != nil {
 		return Usagef("%v", err)
 	}
-	for _, words := range cmds {
+	for i, words := range cmds {
+		if i > 0 && base.reload != nil {
+			// The previous command may have changed the account (passwd, a role change).
+			user, err := base.reload()
+			if err != nil {
+				return err
+			}
+			base.User = user
+		}
 		if err := r.run(base, log, words); err != nil {
 			return err
 		}
@@ -32,11 +42,12 @@ func (r *Registry) run(base *Ctx, log *slog.Logger, words []string) (err error) 
 	defer func() {
 		audit(log, base, cmd, words, err, time.Since(start))
 	}()
+	// Before anything else, so an account in this state learns nothing, not even which commands exist.
+	if base.User.MustChangePassword && base.Mode != Interactive && words[0] != "passwd" {
+		return fmt.Errorf("%w (run passwd)", accounts.ErrPasswordNeeded)
+	}
 	if !ok {
 		return r.Unknown(words[0])
-	}
-	if base.User.MustChangePassword && base.Mode != Interactive && cmd.Name != "passwd" {
-		return fmt.Errorf("password change required (run passwd)")
 	}
 	if !base.User.Role.Allows(cmd.Role) {
 		return fmt.Errorf("%w: %s requires role %s", ErrPermission, cmd.Name, cmd.Role)
@@ -94,9 +105,16 @@ func hasFlag(cmd *Command, name string) bool {
 	return false
 }
 
+// unknownText stands in the audit log for a line that named no command: it may be a
+// password typed at the wrong moment, so its text is never written down.
+const unknownText = "(unknown command; text not logged)"
+
 // redact returns the words with the command's secret arguments masked.
 func redact(cmd *Command, words []string) string {
-	if cmd == nil || len(cmd.SecretArgs) == 0 {
+	if cmd == nil {
+		return unknownText
+	}
+	if len(cmd.SecretArgs) == 0 {
 		return strings.Join(words, " ")
 	}
 	out := append([]string(nil), words...)
@@ -119,7 +137,11 @@ func redact(cmd *Command, words []string) string {
 
 func audit(log *slog.Logger, c *Ctx, cmd *Command, words []string, err error, took time.Duration) {
 	result := "ok"
-	if err != nil && !errors.Is(err, ErrExit) {
+	switch {
+	case err == nil, errors.Is(err, ErrExit):
+	case errors.Is(err, ErrUnknownCommand):
+		result = "unknown command" // the message repeats the text, see unknownText
+	default:
 		result = err.Error()
 	}
 	log.Info("audit",

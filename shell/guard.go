@@ -10,8 +10,20 @@ import (
 	"github.com/gliderlabs/ssh"
 )
 
-// guard limits brute force: a cap on connections that have not authenticated,
-// a login grace period, and a lock on source addresses that keep failing.
+// Per-address and global bounds on connections that have not authenticated yet.
+const (
+	// maxWaiting bounds the queue of connections waiting to authenticate; past it they are refused.
+	maxWaiting = 512
+	// perHostSlots is how many connections from one address may authenticate at once,
+	// so one address cannot take every slot; perHostQueue is how many may wait for one.
+	perHostSlots = 8
+	perHostQueue = 64
+	// sweepAbove is the number of tracked addresses past which idle ones are forgotten.
+	sweepAbove = 4096
+)
+
+// guard limits brute force: caps on connections that have not authenticated (global and
+// per address), a login grace period, and a lock on source addresses that keep failing.
 type guard struct {
 	log         *slog.Logger
 	grace       time.Duration
@@ -20,22 +32,34 @@ type guard struct {
 	lockFor     time.Duration
 	unauth      chan struct{} // one token per connection that is authenticating
 	waiting     atomic.Int32  // connections queued for a token
+	checkNanos  atomic.Int64  // duration of the last real password check
 
 	// Counters for the status model.
 	loginsOK, loginsFailed, refusedLocked, refusedBusy atomic.Uint64
 
-	mu          sync.Mutex
-	failures    map[string][]time.Time
-	lockedUntil map[string]time.Time
-	now         func() time.Time
+	mu    sync.Mutex
+	cond  *sync.Cond // signalled when a password check ends
+	hosts map[string]*hostState
+	now   func() time.Time
+}
+
+// hostState is what the guard knows about one source address.
+type hostState struct {
+	slots       chan struct{} // authenticating connections from this address
+	queued      int           // connections holding or waiting for a slot
+	checking    int           // password checks in flight
+	failures    []time.Time   // within the window
+	lockedUntil time.Time
 }
 
 func newGuard(log *slog.Logger, l Limits) *guard {
-	return &guard{
+	g := &guard{
 		log: log, grace: l.LoginGrace, maxFailures: l.LockoutFailures, window: l.LockoutWindow,
 		lockFor: l.LockoutDuration, unauth: make(chan struct{}, l.MaxUnauthenticated),
-		failures: map[string][]time.Time{}, lockedUntil: map[string]time.Time{}, now: time.Now,
+		hosts: map[string]*hostState{}, now: time.Now,
 	}
+	g.cond = sync.NewCond(&g.mu)
+	return g
 }
 
 type ctxKey string
@@ -50,7 +74,7 @@ type connState struct {
 	free   func()
 }
 
-// settle ends the unauthenticated phase: the grace timer stops and the token returns.
+// settle ends the unauthenticated phase: the grace timer stops and the slots return.
 func (c *connState) settle() {
 	c.once.Do(func() {
 		c.timer.Stop()
@@ -68,31 +92,90 @@ func (g *guardedConn) Close() error {
 	return g.Conn.Close()
 }
 
-// maxWaiting bounds the queue of connections waiting to authenticate; past it they are refused.
-const maxWaiting = 512
+// host returns the state of an address, creating it. g.mu is held.
+func (g *guard) host(addr string) *hostState {
+	h, ok := g.hosts[addr]
+	if !ok {
+		if len(g.hosts) >= sweepAbove {
+			g.sweep()
+		}
+		h = &hostState{slots: make(chan struct{}, perHostSlots)}
+		g.hosts[addr] = h
+	}
+	return h
+}
+
+// sweep forgets addresses with nothing in progress, no lock and no recent failure. g.mu is held.
+func (g *guard) sweep() {
+	now := g.now()
+	for addr, h := range g.hosts {
+		if h.queued == 0 && h.checking == 0 && now.After(h.lockedUntil) &&
+			(len(h.failures) == 0 || now.Sub(h.failures[len(h.failures)-1]) >= g.window) {
+			delete(g.hosts, addr)
+		}
+	}
+}
 
 // accept is the server's ConnCallback. It runs on the connection's own goroutine,
-// so waiting for a token delays only this client: a burst of honest logins queues,
-// while at most MaxUnauthenticated handshakes (and their bcrypt work) run at once.
+// so waiting for a slot delays only this client: a burst of honest logins queues,
+// while at most MaxUnauthenticated handshakes (and their bcrypt work) run at once and
+// no address holds more than perHostSlots of them.
 func (g *guard) accept(ctx ssh.Context, conn net.Conn) net.Conn {
-	if g.waiting.Add(1) > maxWaiting {
-		g.waiting.Add(-1)
+	addr := hostOf(conn.RemoteAddr())
+	refuse := func(why string) net.Conn {
 		g.refusedBusy.Add(1)
-		g.log.Warn("too many connections waiting to authenticate; refusing", "remote", conn.RemoteAddr().String())
+		g.log.Warn(why+"; refusing", "remote", conn.RemoteAddr().String())
 		return nil
 	}
-	wait := time.NewTimer(g.grace)
-	defer wait.Stop()
+	g.mu.Lock()
+	h := g.host(addr)
+	if h.queued >= perHostQueue {
+		g.mu.Unlock()
+		return refuse("too many connections from one address waiting to authenticate")
+	}
+	h.queued++
+	locked := g.lockedLocked(h)
+	g.mu.Unlock()
+	unqueue := func() {
+		g.mu.Lock()
+		h.queued--
+		g.mu.Unlock()
+	}
+
+	deadline := time.NewTimer(g.grace)
+	defer deadline.Stop()
 	select {
-	case g.unauth <- struct{}{}:
-		g.waiting.Add(-1)
-	case <-wait.C:
-		g.waiting.Add(-1)
-		g.refusedBusy.Add(1)
-		g.log.Warn("too many unauthenticated connections; refusing", "remote", conn.RemoteAddr().String())
-		return nil
+	case h.slots <- struct{}{}:
+	case <-deadline.C:
+		unqueue()
+		return refuse("too many connections from one address authenticating")
 	}
-	st := &connState{free: func() { <-g.unauth }}
+	// A locked-out address is refused whatever it sends; it needs no global slot.
+	global := !locked
+	if global {
+		if g.waiting.Add(1) > maxWaiting {
+			g.waiting.Add(-1)
+			<-h.slots
+			unqueue()
+			return refuse("too many connections waiting to authenticate")
+		}
+		select {
+		case g.unauth <- struct{}{}:
+			g.waiting.Add(-1)
+		case <-deadline.C:
+			g.waiting.Add(-1)
+			<-h.slots
+			unqueue()
+			return refuse("too many unauthenticated connections")
+		}
+	}
+	st := &connState{free: func() {
+		if global {
+			<-g.unauth
+		}
+		<-h.slots
+		unqueue()
+	}}
 	st.timer = time.AfterFunc(g.grace, func() {
 		if !st.authed.Load() {
 			conn.Close()
@@ -118,57 +201,94 @@ func hostOf(addr net.Addr) string {
 	return host
 }
 
+// lockedLocked reports whether h is locked now. g.mu is held.
+func (g *guard) lockedLocked(h *hostState) bool { return g.now().Before(h.lockedUntil) }
+
+// locked reports whether addr is refused right now.
+func (g *guard) locked(addr string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	h, ok := g.hosts[addr]
+	return ok && g.lockedLocked(h)
+}
+
 // lockedCount is how many addresses are locked out now.
 func (g *guard) lockedCount() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	n := 0
-	for _, until := range g.lockedUntil {
-		if g.now().Before(until) {
+	for _, h := range g.hosts {
+		if g.lockedLocked(h) {
 			n++
 		}
 	}
 	return n
 }
 
-// locked reports whether host is refused right now.
-func (g *guard) locked(host string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	until, ok := g.lockedUntil[host]
-	if ok && g.now().After(until) {
-		delete(g.lockedUntil, host)
-		return false
+// recentFailures drops failures older than the window and counts the rest. g.mu is held.
+func (g *guard) recentFailures(h *hostState) int {
+	now := g.now()
+	keep := h.failures[:0]
+	for _, t := range h.failures {
+		if now.Sub(t) < g.window {
+			keep = append(keep, t)
+		}
 	}
-	return ok
+	h.failures = keep
+	return len(keep)
 }
 
-// fail records a failed password for host and locks it at the threshold.
-func (g *guard) fail(host string) {
+// beginCheck admits one password check for addr, or reports false if addr is locked.
+// Checks in flight count against the threshold as if they were failures, so a burst
+// of parallel guesses cannot get more than maxFailures of them checked: the rest wait
+// for the outcome, and are refused if it locks the address.
+func (g *guard) beginCheck(addr string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := g.now()
-	recent := g.failures[host][:0]
-	for _, t := range g.failures[host] {
-		if now.Sub(t) < g.window {
-			recent = append(recent, t)
+	h := g.host(addr)
+	for {
+		if g.lockedLocked(h) {
+			return false
 		}
+		if g.recentFailures(h)+h.checking < g.maxFailures {
+			h.checking++
+			return true
+		}
+		// Only reachable with a check in flight, whose endCheck wakes us.
+		g.cond.Wait()
 	}
-	recent = append(recent, now)
-	if len(recent) >= g.maxFailures {
-		delete(g.failures, host)
-		g.lockedUntil[host] = now.Add(g.lockFor)
+}
+
+// endCheck records a check's outcome; the failure that reaches the threshold locks addr.
+func (g *guard) endCheck(addr string, ok bool, took time.Duration) {
+	g.checkNanos.Store(int64(took))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	defer g.cond.Broadcast()
+	h := g.host(addr)
+	h.checking--
+	if ok {
+		return
+	}
+	h.failures = append(h.failures, g.now())
+	if n := g.recentFailures(h); n >= g.maxFailures {
+		h.failures = nil
+		h.lockedUntil = g.now().Add(g.lockFor)
 		g.log.Warn("source address locked out after repeated login failures",
-			"remote", host, "failures", len(recent), "for", g.lockFor.String())
-	} else {
-		g.failures[host] = recent
+			"remote", addr, "failures", n, "for", g.lockFor.String())
 	}
-	// Bound memory under a spray of addresses: forget the stale ones.
-	if len(g.failures) > 4096 {
-		for h, ts := range g.failures {
-			if now.Sub(ts[len(ts)-1]) >= g.window {
-				delete(g.failures, h)
-			}
-		}
+}
+
+// refuseLikeACheck delays a refusal as long as a real password check takes, so a
+// locked-out address cannot tell it apart from a wrong password (and costs no CPU).
+func (g *guard) refuseLikeACheck() {
+	time.Sleep(time.Duration(g.checkNanos.Load()))
+}
+
+// fail records a failed password for addr outside a check (tests use it).
+func (g *guard) fail(addr string) {
+	if !g.beginCheck(addr) {
+		return
 	}
+	g.endCheck(addr, false, 0)
 }

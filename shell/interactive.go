@@ -232,8 +232,8 @@ func (ss *session) loadHistory() error {
 	name := ss.user.Name
 	reg := ss.srv.cfg.Registry
 	ss.history = &history{save: func(line string) {
-		if reg.hasSecret(line) {
-			return // lines with secret arguments are never kept
+		if !reg.historyWorthy(line) {
+			return
 		}
 		if err := acc.AppendHistory(name, line); err != nil {
 			ss.srv.log.Warn("history not saved", "account", name, "err", err)
@@ -268,16 +268,18 @@ func (h *history) lines() []string {
 
 var _ term.History = (*history)(nil)
 
-// hasSecret reports whether any command on the line takes secret arguments.
-func (r *Registry) hasSecret(line string) bool {
+// historyWorthy reports whether a line may be kept in history: every command on it
+// is known and takes no secret arguments. Anything else may be a password typed at
+// the wrong moment.
+func (r *Registry) historyWorthy(line string) bool {
 	cmds, err := splitLine(line)
 	if err != nil {
-		return true // unparseable: do not risk keeping a secret
+		return false
 	}
 	for _, words := range cmds {
-		if cmd, ok := r.byName[words[0]]; ok && len(cmd.SecretArgs) > 0 {
-			return true
+		if cmd, ok := r.byName[words[0]]; !ok || len(cmd.SecretArgs) > 0 {
+			return false
 		}
 	}
-	return false
+	return true
 }

@@ -12,43 +12,55 @@ const (
 	keyCtrlC = 0x03
 	keyCtrlE = 0x05 // end of line
 	keyCtrlU = 0x15 // erase to start of line
+
+	// maxTypeAhead bounds keys kept while nothing reads them (a running command);
+	// past it the oldest are dropped, so a stuck command cannot grow memory.
+	maxTypeAhead = 16 * 1024
 )
 
-// keyboard owns the PTY's input stream. One goroutine reads the channel; Ctrl-C is
-// taken out of the stream here, because x/term's ReadLine treats it as EOF and keeps
-// returning EOF after it. While a command runs, Ctrl-C cancels it; at a prompt it
-// becomes End + Erase-line, which clears what was typed.
+// keyboard owns a PTY session's input. One goroutine reads the channel and never
+// blocks on a reader, so Ctrl-C is seen at once even while a command runs.
+//
+// Ctrl-C is taken out of the stream here, because x/term's ReadLine treats it as EOF
+// and keeps returning EOF after it. While a command runs it cancels the command; at a
+// prompt it becomes End + Erase-line, which clears what was typed. Either way the keys
+// typed ahead of it are dropped: they were meant for what Ctrl-C abandons.
+//
+// Reads hand out at most one line, so the editor that reads a command never holds the
+// answers typed after it: each question's editor gets its own line.
 type keyboard struct {
 	src  io.Reader
-	data chan []byte
+	wake chan struct{} // a key arrived or input ended
 
 	mu        sync.Mutex
-	interrupt context.CancelFunc // set while a command runs
 	pending   []byte
+	eof       bool
+	interrupt context.CancelFunc // set while a command runs
 	width     int
 	height    int
 	onResize  func(width, height int)
 }
 
 func newKeyboard(src io.Reader, win ssh.Window) *keyboard {
-	return &keyboard{src: src, data: make(chan []byte, 16), width: win.Width, height: win.Height}
+	return &keyboard{src: src, wake: make(chan struct{}, 1), width: win.Width, height: win.Height}
 }
 
-// pump reads the channel until it closes or ctx ends.
-func (k *keyboard) pump(ctx context.Context) {
-	defer close(k.data)
+// pump reads the channel until it ends (the session's channel closes when its handler returns).
+func (k *keyboard) pump() {
 	buf := make([]byte, 1024)
 	for {
 		n, err := k.src.Read(buf)
+		k.mu.Lock()
 		if n > 0 {
-			chunk := k.filter(buf[:n])
-			if len(chunk) > 0 {
-				select {
-				case k.data <- chunk:
-				case <-ctx.Done():
-					return
-				}
-			}
+			k.add(buf[:n])
+		}
+		if err != nil {
+			k.eof = true
+		}
+		k.mu.Unlock()
+		select {
+		case k.wake <- struct{}{}:
+		default:
 		}
 		if err != nil {
 			return
@@ -56,24 +68,23 @@ func (k *keyboard) pump(ctx context.Context) {
 	}
 }
 
-func (k *keyboard) filter(in []byte) []byte {
-	out := make([]byte, 0, len(in)+2)
+// add appends keys to pending, acting on Ctrl-C. k.mu is held.
+func (k *keyboard) add(in []byte) {
 	for _, b := range in {
 		if b != keyCtrlC {
-			out = append(out, b)
+			k.pending = append(k.pending, b)
 			continue
 		}
-		k.mu.Lock()
-		stop := k.interrupt
-		k.mu.Unlock()
-		if stop != nil {
-			stop()
-			out = out[:0] // what was typed before Ctrl-C belonged to the cancelled command
+		k.pending = k.pending[:0]
+		if k.interrupt != nil {
+			k.interrupt()
 			continue
 		}
-		out = append(out, keyCtrlE, keyCtrlU)
+		k.pending = append(k.pending, keyCtrlE, keyCtrlU)
 	}
-	return out
+	if over := len(k.pending) - maxTypeAhead; over > 0 {
+		k.pending = append(k.pending[:0], k.pending[over:]...)
+	}
 }
 
 // setInterrupt makes Ctrl-C call fn (nil: Ctrl-C clears the line).
@@ -129,27 +140,43 @@ func (k *keyboard) io(ctx context.Context, w io.Writer) *terminalIO {
 
 func (t *terminalIO) Write(p []byte) (int, error) { return t.w.Write(p) }
 
+// Read returns pending keys up to and including the first line end (CR, CRLF or LF).
 func (t *terminalIO) Read(p []byte) (int, error) {
 	k := t.k
-	k.mu.Lock()
-	if len(k.pending) > 0 {
-		n := copy(p, k.pending)
-		k.pending = k.pending[n:]
+	for {
+		k.mu.Lock()
+		if len(k.pending) > 0 {
+			n := lineEnd(k.pending)
+			n = copy(p, k.pending[:n])
+			k.pending = append(k.pending[:0], k.pending[n:]...)
+			k.mu.Unlock()
+			return n, nil
+		}
+		eof := k.eof
 		k.mu.Unlock()
-		return n, nil
-	}
-	k.mu.Unlock()
-	select {
-	case chunk, ok := <-k.data:
-		if !ok {
+		if eof {
 			return 0, io.EOF
 		}
-		n := copy(p, chunk)
-		k.mu.Lock()
-		k.pending = append(k.pending, chunk[n:]...)
-		k.mu.Unlock()
-		return n, nil
-	case <-t.ctx.Done():
-		return 0, t.ctx.Err()
+		select {
+		case <-k.wake:
+		case <-t.ctx.Done():
+			return 0, t.ctx.Err()
+		}
 	}
+}
+
+// lineEnd is the length of b's first line including its end, or len(b).
+func lineEnd(b []byte) int {
+	for i, c := range b {
+		switch c {
+		case '\n':
+			return i + 1
+		case '\r':
+			if i+1 < len(b) && b[i+1] == '\n' {
+				return i + 2
+			}
+			return i + 1
+		}
+	}
+	return len(b)
 }

@@ -64,6 +64,9 @@ func runBatch(in *streamInput, reg *Registry, log *slog.Logger, next func() (*Ct
 		}
 		n := in.lineNo
 		c, err := next()
+		if err == nil && c.Err() != nil {
+			err = fmt.Errorf("stopped: %w", c.Err()) // shutdown or disconnect: run nothing more
+		}
 		if err == nil {
 			err = reg.runLine(c, log, trimmed)
 		}

@@ -177,18 +177,19 @@ func (s *Server) Stats() Stats {
 
 func (s *Server) checkPassword(ctx ssh.Context, password string) bool {
 	host := hostOf(ctx.RemoteAddr())
-	if s.guard.locked(host) {
+	if !s.guard.beginCheck(host) {
 		s.guard.refusedLocked.Add(1)
-		s.cfg.Accounts.BurnPasswordCheck(password)
+		s.guard.refuseLikeACheck()
 		return false
 	}
-	if s.cfg.Accounts.VerifyPassword(ctx.User(), password) {
-		return true
+	start := time.Now()
+	ok := s.cfg.Accounts.VerifyPassword(ctx.User(), password)
+	s.guard.endCheck(host, ok, time.Since(start))
+	if !ok {
+		s.guard.loginsFailed.Add(1)
+		s.log.Warn("login failed", "account", ctx.User(), "remote", ctx.RemoteAddr().String(), "method", "password")
 	}
-	s.guard.loginsFailed.Add(1)
-	s.guard.fail(host)
-	s.log.Warn("login failed", "account", ctx.User(), "remote", ctx.RemoteAddr().String(), "method", "password")
-	return false
+	return ok
 }
 
 func (s *Server) checkKey(ctx ssh.Context, key ssh.PublicKey) bool {

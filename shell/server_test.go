@@ -6,6 +6,7 @@ package shell_test
 // pump, Ctrl-C, resizes, panics in handlers, many sessions, and shutdown.
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -54,6 +55,15 @@ func testCommands() []shell.Command {
 			return nil
 		}},
 		{Name: "test.panic", Help: "Panic", Role: accounts.Viewer, Run: func(*shell.Ctx) error { panic("boom") }},
+		{Name: "test.flood", Help: "Write 8 MiB", Role: accounts.Viewer, Run: func(c *shell.Ctx) error {
+			chunk := bytes.Repeat([]byte("x"), 64*1024)
+			for i := 0; i < 128 && c.Err() == nil; i++ {
+				if _, err := c.Stdout.Write(chunk); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 	}
 }
 
@@ -309,5 +319,66 @@ func TestInProcessExecOnPTY(t *testing.T) {
 	var ee *gossh.ExitError
 	if !errors.As(err, &ee) || ee.ExitStatus() != 1 || !strings.Contains(out, "test.block: interrupted") {
 		t.Fatalf("Ctrl-C on exec PTY: %v %q", err, out)
+	}
+}
+
+// Lines typed ahead in one chunk go each to what reads next: the command, then its
+// question, then the next command. Nothing is swallowed and no answer runs as a command.
+func TestInProcessTypeAhead(t *testing.T) {
+	f := newFixture(t)
+	p := f.pty(t)
+	p.Expect(prompt)
+	io.WriteString(p.in, "test.ask\rRed-Secret-Answer\rtest.ask\rgreen\r")
+	p.Expect("answer=Red-Secret-Answer")
+	p.Expect("answer=green")
+	p.Expect(prompt)
+	if strings.Contains(f.logs.String(), "command=Red-Secret-Answer") {
+		t.Fatal("an answer ran as a command")
+	}
+
+	// Many keys during a running command do not hide the Ctrl-C after them, and the
+	// keys typed before Ctrl-C are dropped with the command.
+	io.WriteString(p.in, "test.block\r")
+	p.Expect("blocking")
+	io.WriteString(p.in, strings.Repeat("x", 200))
+	io.WriteString(p.in, "\x03")
+	p.Expect("^C")
+	p.Expect(prompt)
+	io.WriteString(p.in, "system.sessions\r")
+	out := p.Expect(prompt)
+	if strings.Contains(out, "xxx") || !strings.Contains(out, "interactive") {
+		t.Fatalf("after Ctrl-C: %q", out)
+	}
+	// An unknown command's text (perhaps a password typed at the prompt) is not logged.
+	io.WriteString(p.in, "Typed-Password-123\r")
+	p.Expect("unknown command")
+	p.Expect(prompt)
+	if strings.Contains(f.logs.String(), "Typed-Password-123") {
+		t.Fatalf("unknown command text reached the log:\n%s", f.logs.String())
+	}
+}
+
+// A client that stops reading cannot hold up shutdown.
+func TestInProcessShutdownWithAStuckClient(t *testing.T) {
+	f := newFixture(t)
+	sess, err := f.dial(t).NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.StdoutPipe(); err != nil { // never read: the channel window fills
+		t.Fatal(err)
+	}
+	if err := sess.Start("test.flood"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // 8 MiB is far past the client's window: the server is blocked
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.srv.Shutdown(ctx) }()
+	select {
+	case <-done:
+	case <-time.After(6 * time.Second):
+		t.Fatal("shutdown hung on a client that does not read")
 	}
 }

@@ -64,7 +64,7 @@ func (s *Server) handle(sess ssh.Session) {
 
 	if isPty {
 		ss.kb = newKeyboard(sess, pty.Window)
-		go ss.kb.pump(ctx)
+		go ss.kb.pump()
 		// The window channel holds one event and already has the first size: drain
 		// it for the whole session or the next resize blocks gliderlabs' request loop.
 		go ss.kb.watchResize(ctx, winch)
@@ -86,15 +86,23 @@ func (s *Server) handle(sess ssh.Session) {
 // ctx builds the command context for the next command; the account is re-read so that
 // a role change or removal applies to open sessions at once.
 func (ss *session) ctx(ctx context.Context, in lineReader) (*Ctx, error) {
-	user, err := ss.srv.cfg.Accounts.Lookup(ss.user.Name)
+	user, err := ss.reloadUser()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", errAccountGone, ss.user.Name)
+		return nil, err
 	}
-	ss.user = user
 	return &Ctx{
 		Context: ctx, Stdout: ss.out, Stderr: ss.errOut, User: user, Remote: ss.sess.RemoteAddr().String(),
-		Mode: ss.mode, input: in, session: ss, reg: ss.srv.cfg.Registry,
+		Mode: ss.mode, input: in, reload: ss.reloadUser, session: ss, reg: ss.srv.cfg.Registry,
 	}, nil
+}
+
+func (ss *session) reloadUser() (accounts.Identity, error) {
+	user, err := ss.srv.cfg.Accounts.Lookup(ss.user.Name)
+	if err != nil {
+		return accounts.Identity{}, fmt.Errorf("%w: %s", errAccountGone, ss.user.Name)
+	}
+	ss.user = user
+	return user, nil
 }
 
 var errAccountGone = errors.New("the account no longer exists")

@@ -80,16 +80,24 @@ func (s *Sessions) waitEmpty(ctx context.Context) error {
 	return nil
 }
 
-// closeAll tells every session msg and ends it.
+// closeAll tells every session msg and ends it. Each session gets its own goroutine:
+// a client that stops reading blocks only its own notice, which ends when the server
+// closes the connection.
 func (s *Sessions) closeAll(msg string) {
 	s.mu.Lock()
-	all := make([]*tracked, 0, len(s.open))
+	defer s.mu.Unlock()
 	for _, t := range s.open {
-		all = append(all, t)
-	}
-	s.mu.Unlock()
-	for _, t := range all {
-		t.notify(msg)
-		t.cancel()
+		go func() {
+			told := make(chan struct{})
+			go func() {
+				t.notify(msg)
+				close(told)
+			}()
+			select {
+			case <-told:
+			case <-time.After(time.Second):
+			}
+			t.cancel()
+		}()
 	}
 }

@@ -296,7 +296,7 @@ func TestRedactSecretArgs(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{"unknown command", nil, []string{"nosuch", "a", "b"}, "nosuch a b"},
+		{"unknown command: no text", nil, []string{"Hunter2-Password", "a", "b"}, unknownText},
 		{"no secrets", plain, []string{"account.add", "bob", "viewer"}, "account.add bob viewer"},
 		{"second arg masked", secret1, []string{"user.setpw", "bob", "hunter2hunter2"}, "user.setpw bob ********"},
 		{"flags do not count as positions", secret1,
@@ -374,7 +374,8 @@ func TestDispatchRules(t *testing.T) {
 			wantArgs: [][]string{{"1"}, {"2"}}},
 		{name: "stops at first failure", user: viewer, line: "show 1; fail; show 2", wantRan: []string{"1"},
 			wantArgs: [][]string{{"1"}}, wantErr: errUnitAny, audit: []string{"result=\"it broke\""}},
-		{name: "unknown command", user: admin, line: "shwo x", wantErr: ErrUnknownCommand},
+		{name: "unknown command", user: admin, line: "Hunter2-Typed-Here x", wantErr: ErrUnknownCommand,
+			audit: []string{"result=\"unknown command\""}, notAudit: []string{"Hunter2"}},
 		{name: "unknown flag", user: viewer, line: "show --yaml a", wantErr: ErrUsage},
 		{name: "too few args", user: viewer, line: "show", wantErr: ErrUsage},
 		{name: "too many args", user: viewer, line: "show 1 2 3", wantErr: ErrUsage},
@@ -382,6 +383,8 @@ func TestDispatchRules(t *testing.T) {
 		{name: "viewer may not run admin command", user: viewer, line: "admin.do x", wantErr: ErrPermission},
 		{name: "question mark prints help", user: viewer, line: "show ?", wantOut: "Usage: show [--json]"},
 		{name: "must change password outside interactive", user: mustChange, mode: Exec, line: "show a", wantErr: errUnitAny},
+		{name: "must change password before unknown command", user: mustChange, mode: Exec, line: "nosuch",
+			wantErr: errUnitAny, audit: []string{"password change required"}},
 		{name: "must change password may run passwd", user: mustChange, mode: Exec, line: "passwd", wantRan: []string{"passwd"}},
 		{name: "must change password interactive", user: mustChange, mode: Interactive, line: "show a",
 			wantRan: []string{"a"}, wantArgs: [][]string{{"a"}}},

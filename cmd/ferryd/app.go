@@ -38,9 +38,15 @@ type app struct {
 	logOut *logfile.Writer
 	store  *store.Store
 	shell  *shell.Server
+	// discard lists files a failed first boot removes once the confdb is closed.
+	discard []string
 }
 
 func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
+	// Absolute from here on: paths the shell shows and compares must not depend on the cwd.
+	if o.dataDir, err = filepath.Abs(o.dataDir); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -57,7 +63,10 @@ func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 	slog.SetDefault(a.log)
 	started := time.Now()
 
-	if a.store, err = store.Open(filepath.Join(o.dataDir, confdbFile), lockTimeout); err != nil {
+	confdbPath := filepath.Join(o.dataDir, confdbFile)
+	_, statErr := os.Stat(confdbPath)
+	firstBoot := errors.Is(statErr, os.ErrNotExist)
+	if a.store, err = store.Open(confdbPath, lockTimeout); err != nil {
 		return nil, err
 	}
 	signers, err := ensureHostKeys(a.store, a.log)
@@ -94,7 +103,12 @@ func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := runBootstrap(o.bootstrap, a.store, acc, reg, a.log); err != nil {
+	if err := runBootstrap(o.bootstrap, a.store, reg, a.log); err != nil {
+		if firstBoot {
+			// Leave the data dir as it was: the next start is a first boot again,
+			// with the corrected bootstrap file, not half of the broken one.
+			a.discard = []string{confdbPath, filepath.Join(o.dataDir, initialPasswordFile)}
+		}
 		return nil, err
 	}
 
@@ -138,6 +152,11 @@ func (a *app) closeAll() error {
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 	}
+	for _, path := range a.discard {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
 	if a.logOut != nil {
 		errs = append(errs, a.logOut.Close())
 	}
@@ -172,11 +191,13 @@ func ensureHostKeys(st *store.Store, log *slog.Logger) ([]gossh.Signer, error) {
 	return signers, nil
 }
 
-// ensureAdmin creates root on first boot with FERRY_INITIAL_PASSWORD, or a random
-// password written to <data-dir>/initial-password (0600). The password is never logged.
+// ensureAdmin creates root on first boot (no account exists yet) with
+// FERRY_INITIAL_PASSWORD, or a random password written to <data-dir>/initial-password
+// (0600). The password is never logged. Once any account exists it never acts again:
+// an admin who removed root must not see it come back with a known password.
 func ensureAdmin(acc *accounts.Service, dataDir string, log *slog.Logger) error {
-	if _, err := acc.Lookup(adminAccount); err == nil {
-		return nil
+	if all, err := acc.List(); err != nil || len(all) > 0 {
+		return err
 	}
 	pw, fromEnv := os.LookupEnv(initialPasswordEnv)
 	if !fromEnv || pw == "" {
@@ -200,7 +221,7 @@ func randomPassword() string { return rand.Text() }
 
 // runBootstrap runs the first-boot batch once; a failure stops ferryd and the
 // batch runs again at the next start.
-func runBootstrap(path string, st *store.Store, acc *accounts.Service, reg *shell.Registry, log *slog.Logger) error {
+func runBootstrap(path string, st *store.Store, reg *shell.Registry, log *slog.Logger) error {
 	done, err := st.Bootstrapped()
 	if err != nil || !done.IsZero() {
 		return err
@@ -210,12 +231,10 @@ func runBootstrap(path string, st *store.Store, acc *accounts.Service, reg *shel
 		return err
 	}
 	defer closeSrc()
-	root, err := acc.Lookup(adminAccount)
-	if err != nil {
-		return err
-	}
+	// The appliance itself runs it, with admin rights; the audit log names it "bootstrap".
+	self := accounts.Identity{Name: "bootstrap", Role: accounts.Admin}
 	var out bytes.Buffer
-	if err := reg.RunBatch(context.Background(), log, root, src, &out); err != nil {
+	if err := reg.RunBatch(context.Background(), log, self, src, &out); err != nil {
 		return fmt.Errorf("bootstrap %s: %s", bootstrapName(path), shell.Message(err))
 	}
 	log.Info("bootstrap applied", "source", bootstrapName(path))

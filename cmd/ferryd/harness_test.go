@@ -200,6 +200,16 @@ func (d *daemon) mustRun(t *testing.T, remote, stdin string) string {
 	return r.stdout
 }
 
+// mustRunAs runs an exec command as any account and requires success.
+func (d *daemon) mustRunAs(t *testing.T, user, password, remote string) string {
+	t.Helper()
+	r := d.openssh(t, user, password, "", remote)
+	if r.code != 0 {
+		t.Fatalf("%s as %s: exit %d\nstdout: %s\nstderr: %s", remote, user, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
 // ready moves root past the first-login password change, through exec-mode passwd.
 func (d *daemon) ready(t *testing.T) *daemon {
 	t.Helper()

@@ -61,14 +61,14 @@ func run(o options) error {
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", o.logLevel)
 	}
+	// Before start: a signal that arrives while starting still gets a clean stop.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	app, err := start(o, level, os.Stderr)
 	if err != nil {
 		return err
 	}
-
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	sig := <-sigs
 	app.log.Info("shutting down", "signal", sig.String())
 	go func() {

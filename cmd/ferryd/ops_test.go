@@ -84,10 +84,19 @@ func TestBootstrapRunsOnceOnFirstBoot(t *testing.T) {
 func TestBootstrapFailureStopsDaemon(t *testing.T) {
 	boot := filepath.Join(t.TempDir(), "bad.ferry")
 	os.WriteFile(boot, []byte("account.list\nno.such.command\n"), 0o600)
-	out, err := exec.Command(ferrydBin, "--data-dir", t.TempDir(), "--ssh-addr", "127.0.0.1:0", "--bootstrap", boot).CombinedOutput()
+	dir := t.TempDir()
+	out, err := exec.Command(ferrydBin, "--data-dir", dir, "--ssh-addr", "127.0.0.1:0", "--bootstrap", boot).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "bootstrap "+boot+": line 2: unknown command: no.such.command") {
 		t.Fatalf("err %v, output:\n%s", err, out)
 	}
+	// A failed first boot leaves no confdb behind: the next start is a first boot again.
+	for _, f := range []string{"confdb.db", "initial-password"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s left after a failed first boot: %v", f, err)
+		}
+	}
+	os.WriteFile(boot, []byte("account.list\n"), 0o600)
+	startDaemon(t, dir, "--bootstrap", boot).ready(t)
 	// --bootstrap /dev/null means none.
 	startDaemon(t, "", "--bootstrap", "/dev/null").ready(t)
 }
@@ -150,6 +159,13 @@ func TestConfdbBackupAndExport(t *testing.T) {
 		t.Fatalf("overwrite without --force: %+v", r)
 	}
 	d.mustRun(t, "confdb.backup --force "+backup, "")
+	// The live confdb is never a backup target, however it is named.
+	for _, target := range []string{"confdb.db", filepath.Join(d.dir, "confdb.db"), "./log/../confdb.db"} {
+		r := d.openssh(t, "root", changedPassword, "", "confdb.backup --force "+target)
+		if r.code != 1 || !strings.Contains(r.stderr, "refusing to overwrite the live confdb") {
+			t.Fatalf("backup onto %s: %+v", target, r)
+		}
+	}
 
 	var export map[string]map[string]any
 	raw := d.mustRun(t, "confdb.export", "")
@@ -181,10 +197,33 @@ func TestLoggerTailAndSessions(t *testing.T) {
 	if !strings.Contains(list, "interactive") || !strings.Contains(list, "exec") {
 		t.Fatalf("system.sessions:\n%s", list)
 	}
-	// The audit log records commands with account, source and result.
-	d.openssh(t, "root", changedPassword, "", "no.such")
+	// The audit log records commands with account, source and result; the text of an
+	// unknown command (perhaps a password typed at the wrong moment) is not written down.
+	d.openssh(t, "root", changedPassword, "", "Mistyped-Secret-1")
 	waitUntil(t, func() bool {
 		return strings.Contains(d.logs.String(), `msg=audit component=shell account=root remote=127.0.0.1:`) &&
-			strings.Contains(d.logs.String(), `command=no.such result="unknown command: no.such`)
+			strings.Contains(d.logs.String(), `command="(unknown command; text not logged)" result="unknown command"`)
 	})
+	if strings.Contains(d.logs.String(), "Mistyped-Secret-1") {
+		t.Fatal("unknown command text reached the daemon log")
+	}
+}
+
+// Removing root is permanent: a restart with FERRY_INITIAL_PASSWORD still set does
+// not bring it back with a known password.
+func TestRemovedRootStaysRemoved(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, dir).ready(t)
+	d.mustRun(t, "account.add ops admin", "Ops-Initial-0001\nOps-Initial-0001\n")
+	if r := d.openssh(t, "ops", "Ops-Initial-0001", "Ops-Changed-0002\nOps-Changed-0002\n", "passwd; account.remove root"); r.code != 0 {
+		t.Fatalf("ops removes root: %+v", r)
+	}
+	d.stop()
+	d2 := startDaemon(t, dir)
+	if r := d2.openssh(t, "root", initialPassword, "", "account.list"); r.code == 0 || strings.Contains(r.stderr, "password change required") {
+		t.Fatalf("root came back: %+v", r)
+	}
+	if out := d2.mustRunAs(t, "ops", "Ops-Changed-0002", "account.list"); strings.Contains(out, "| root") {
+		t.Fatalf("root listed after restart:\n%s", out)
+	}
 }

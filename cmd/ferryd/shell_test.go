@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -120,6 +121,12 @@ func TestPasswdInExecMode(t *testing.T) {
 	if r := d.openssh(t, "root", third, "", "account.list"); r.code != 0 {
 		t.Fatalf("the new password does not work: %+v", r)
 	}
+	// After passwd, the next command of the same exec line runs as the changed account.
+	d2 := startDaemon(t, "")
+	r = d2.openssh(t, "root", initialPassword, changedPassword+"\n"+changedPassword+"\n", "passwd; account.list")
+	if r.code != 0 || !strings.Contains(r.stdout, "| root") {
+		t.Fatalf("passwd; account.list: %+v", r)
+	}
 	if strings.Contains(d.logs.String(), third) {
 		t.Fatal("the password reached the daemon log")
 	}
@@ -145,6 +152,7 @@ func TestExitStatuses(t *testing.T) {
 		{"acount.list", 127, "", "unknown command: acount.list; did you mean account.list?"},
 		{"account.list; nosuch; system.status", 127, "ACCOUNT", "unknown command: nosuch"},
 		{"'unterminated", 2, "", "unterminated quote"},
+		{"tcpscan no..such..host 80", 1, "trying to connect /no..such..host:80\nnot opened: Unknown host no..such..host\n", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.remote, func(t *testing.T) {
@@ -421,4 +429,74 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 	// The confdb was closed cleanly: a new daemon opens it at once, with root's changed password.
 	d2 := startDaemon(t, dir)
 	d2.mustRun(t, "account.list", "")
+}
+
+// A burst of parallel guesses from one address gets exactly the threshold checked:
+// the rest wait for the outcome and are refused once it locks the address.
+func TestLockoutHoldsUnderAParallelBurst(t *testing.T) {
+	d := startDaemon(t, "").ready(t)
+	const guesses = 30
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	in := 0
+	for i := 0; i < guesses; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			pw := fmt.Sprintf("wrong-guess-%02d", i)
+			if i == guesses-1 {
+				pw = changedPassword // the right one, last of the burst
+			}
+			if _, err := d.execFrom("127.0.0.3", "root", pw, "account.list"); err == nil {
+				mu.Lock()
+				in++
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	out, err := d.execFrom("127.0.0.1", "root", changedPassword, "system.status --json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]map[string]any
+	json.Unmarshal([]byte(out), &st)
+	failed := st["shell"]["logins_failed"].(float64)
+	if failed > 5 {
+		t.Fatalf("%v wrong passwords were checked in a burst, want at most 5", failed)
+	}
+	if st["shell"]["locked_out_addresses"] != 1.0 {
+		t.Fatalf("burst did not lock the address: %v", st["shell"])
+	}
+	// The right password may have been checked before the fifth failure (then it logs in);
+	// after the burst it is refused like any other.
+	if in > 1 {
+		t.Fatalf("%d logins succeeded in the burst", in)
+	}
+	if _, err := d.execFrom("127.0.0.3", "root", changedPassword, "account.list"); err == nil {
+		t.Fatal("the right password logged in from the locked address after the burst")
+	}
+	if n := strings.Count(d.logs.String(), "source address locked out"); n != 1 {
+		t.Fatalf("lockout logged %d times", n)
+	}
+}
+
+// Idle TCP connections from one address cannot take every authentication slot.
+func TestIdleConnectionsFromOneAddressDoNotBlockLogins(t *testing.T) {
+	d := startDaemon(t, "").ready(t)
+	dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	for i := 0; i < 40; i++ {
+		c, err := dialer.Dial("tcp", d.addr)
+		if err != nil {
+			break // refused outright: also fine
+		}
+		defer c.Close()
+	}
+	start := time.Now()
+	if r := d.openssh(t, "root", changedPassword, "", "account.list"); r.code != 0 {
+		t.Fatalf("login while another address holds idle connections: %+v", r)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("login waited %s behind idle connections", took)
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -72,4 +74,29 @@ func TCP(ctx context.Context, addr string, timeout time.Duration) (Result, error
 		r.Outcome, r.Err = Failed, err
 	}
 	return r, nil
+}
+
+// Reason is the cause of a failed probe as operators read it: the system's words
+// without Go's "dial tcp ...:" prefix, capitalised like "Connection refused".
+func Reason(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		err = op.Err
+	}
+	var sys *os.SyscallError
+	if errors.As(err, &sys) {
+		err = sys.Err
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		if dns.IsNotFound {
+			return "Unknown host " + dns.Name
+		}
+		return "Cannot resolve " + dns.Name + ": " + dns.Err
+	}
+	msg := err.Error()
+	if msg == "" {
+		return msg
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:]
 }
