@@ -166,7 +166,7 @@ func (d *daemon) openssh(t *testing.T, user, password, stdin, remote string) ssh
 	args := []string{"-e", "ssh", "-p", d.port,
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
 		"-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password",
-		"-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"}
+		"-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=30"}
 	if remote == "" {
 		args = append(args, "-T")
 	}

@@ -45,12 +45,14 @@ func TestFirstBootFiles(t *testing.T) {
 	if !strings.Contains(logs.String(), "initial password for root written") || !strings.Contains(logs.String(), pwPath) {
 		t.Fatalf("the log does not say where the password is:\n%s", logs.String())
 	}
-	fileLog, _ := os.ReadFile(filepath.Join(dir, "log", "ferry.log"))
+	// The same record goes to stderr first and then to the file: wait for the file.
+	var fileLog []byte
+	waitUntil(t, func() bool {
+		fileLog, _ = os.ReadFile(filepath.Join(dir, "log", "ferry.log"))
+		return strings.Contains(string(fileLog), "Ferry shell is now listening on 127.0.0.1:")
+	})
 	if strings.Contains(logs.String(), secret) || strings.Contains(string(fileLog), secret) {
 		t.Fatal("the initial password was logged")
-	}
-	if !strings.Contains(string(fileLog), "Ferry shell is now listening on 127.0.0.1:") {
-		t.Fatalf("log file lacks the listening line:\n%s", fileLog)
 	}
 }
 
