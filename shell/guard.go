@@ -284,11 +284,3 @@ func (g *guard) endCheck(addr string, ok bool, took time.Duration) {
 func (g *guard) refuseLikeACheck() {
 	time.Sleep(time.Duration(g.checkNanos.Load()))
 }
-
-// fail records a failed password for addr outside a check (tests use it).
-func (g *guard) fail(addr string) {
-	if !g.beginCheck(addr) {
-		return
-	}
-	g.endCheck(addr, false, 0)
-}

@@ -566,3 +566,10 @@ func TestHostOf(t *testing.T) {
 		}
 	}
 }
+
+// fail records one failed password check for addr, as checkPassword does.
+func (g *guard) fail(addr string) {
+	if g.beginCheck(addr) {
+		g.endCheck(addr, false, 0)
+	}
+}
