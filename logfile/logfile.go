@@ -21,7 +21,7 @@ const Name = "ferry.log"
 const Retention = 30 * 24 * time.Hour
 
 // Open returns a writer for <dir>/ferry.log that rotates at 100 MiB and each day,
-// keeping rotated files (compressed, 0600) for 30 days. Close it on shutdown.
+// keeping rotated files (compressed, 0600) for 30 days, at most 30 of them. Close it on shutdown.
 func Open(dir string) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log directory: %w", err)
@@ -30,7 +30,10 @@ func Open(dir string) (*Writer, error) {
 		Filename: filepath.Join(dir, Name),
 		MaxSize:  100, // MiB
 		MaxAge:   int(Retention / (24 * time.Hour)),
-		Compress: true,
+		// A flood of log lines must not fill the disk within the 30 days: at most
+		// 30 rotated files (compressed) besides the current one.
+		MaxBackups: 30,
+		Compress:   true,
 	}}
 	if f, err := os.OpenFile(w.Path(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return nil, fmt.Errorf("open log: %w", err)

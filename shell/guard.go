@@ -20,6 +20,9 @@ const (
 	perHostQueue = 64
 	// sweepAbove is the number of tracked addresses past which idle ones are forgotten.
 	sweepAbove = 4096
+	// refusalLogEvery rate-limits the warning about refused connections, which cost the
+	// sender only a TCP connect.
+	refusalLogEvery = time.Minute
 )
 
 // guard limits brute force: caps on connections that have not authenticated (global and
@@ -27,6 +30,7 @@ const (
 type guard struct {
 	log         *slog.Logger
 	grace       time.Duration
+	first       time.Duration
 	maxFailures int
 	window      time.Duration
 	lockFor     time.Duration
@@ -37,10 +41,13 @@ type guard struct {
 	// Counters for the status model.
 	loginsOK, loginsFailed, refusedLocked, refusedBusy atomic.Uint64
 
-	mu    sync.Mutex
-	cond  *sync.Cond // signalled when a password check ends
-	hosts map[string]*hostState
-	now   func() time.Time
+	mu        sync.Mutex
+	cond      *sync.Cond // signalled when a password check ends
+	hosts     map[string]*hostState
+	nextSweep int // sweep when hosts grows past this
+	lastWarn  time.Time
+	unlogged  int // refusals since the last warning
+	now       func() time.Time
 }
 
 // hostState is what the guard knows about one source address.
@@ -54,9 +61,9 @@ type hostState struct {
 
 func newGuard(log *slog.Logger, l Limits) *guard {
 	g := &guard{
-		log: log, grace: l.LoginGrace, maxFailures: l.LockoutFailures, window: l.LockoutWindow,
+		log: log, grace: l.LoginGrace, first: l.FirstAttempt, maxFailures: l.LockoutFailures, window: l.LockoutWindow,
 		lockFor: l.LockoutDuration, unauth: make(chan struct{}, l.MaxUnauthenticated),
-		hosts: map[string]*hostState{}, now: time.Now,
+		hosts: map[string]*hostState{}, nextSweep: sweepAbove, now: time.Now,
 	}
 	g.cond = sync.NewCond(&g.mu)
 	return g
@@ -68,17 +75,21 @@ const keyConnState ctxKey = "ferry-conn-state"
 
 // connState is one connection's progress through authentication.
 type connState struct {
-	once   sync.Once
-	authed atomic.Bool
-	timer  *time.Timer
-	free   func()
+	once    sync.Once
+	authed  atomic.Bool
+	tried   atomic.Bool // an authentication method was attempted
+	global  bool        // holds a global slot (not when accepted while its address was locked)
+	timers  []*time.Timer
+	release func()
 }
 
-// settle ends the unauthenticated phase: the grace timer stops and the slots return.
+// settle ends the unauthenticated phase: the timers stop and the slots return.
 func (c *connState) settle() {
 	c.once.Do(func() {
-		c.timer.Stop()
-		c.free()
+		for _, t := range c.timers {
+			t.Stop()
+		}
+		c.release()
 	})
 }
 
@@ -96,8 +107,10 @@ func (g *guardedConn) Close() error {
 func (g *guard) host(addr string) *hostState {
 	h, ok := g.hosts[addr]
 	if !ok {
-		if len(g.hosts) >= sweepAbove {
+		if len(g.hosts) >= g.nextSweep {
+			// Amortised: a full sweep only after the map doubled since the last one.
 			g.sweep()
+			g.nextSweep = max(sweepAbove, 2*len(g.hosts))
 		}
 		h = &hostState{slots: make(chan struct{}, perHostSlots)}
 		g.hosts[addr] = h
@@ -121,10 +134,11 @@ func (g *guard) sweep() {
 // while at most MaxUnauthenticated handshakes (and their bcrypt work) run at once and
 // no address holds more than perHostSlots of them.
 func (g *guard) accept(ctx ssh.Context, conn net.Conn) net.Conn {
+	accepted := g.now()
 	addr := hostOf(conn.RemoteAddr())
 	refuse := func(why string) net.Conn {
 		g.refusedBusy.Add(1)
-		g.log.Warn(why+"; refusing", "remote", conn.RemoteAddr().String())
+		g.warnRefusal(why, conn.RemoteAddr().String())
 		return nil
 	}
 	g.mu.Lock()
@@ -169,20 +183,53 @@ func (g *guard) accept(ctx ssh.Context, conn net.Conn) net.Conn {
 			return refuse("too many unauthenticated connections")
 		}
 	}
-	st := &connState{free: func() {
+	st := &connState{global: global, release: func() {
 		if global {
 			<-g.unauth
 		}
 		<-h.slots
 		unqueue()
 	}}
-	st.timer = time.AfterFunc(g.grace, func() {
+	// The grace period counts from accept, time spent waiting for a slot included.
+	st.timers = append(st.timers, time.AfterFunc(g.grace-g.now().Sub(accepted), func() {
 		if !st.authed.Load() {
 			conn.Close()
 		}
-	})
+	}), time.AfterFunc(g.first, func() {
+		if !st.tried.Load() {
+			conn.Close()
+		}
+	}))
 	ctx.SetValue(keyConnState, st)
 	return &guardedConn{Conn: conn, state: st}
+}
+
+// attempted is called for every authentication attempt, whatever its outcome.
+func attempted(ctx ssh.Context) {
+	if st, ok := ctx.Value(keyConnState).(*connState); ok {
+		st.tried.Store(true)
+	}
+}
+
+// holdsGlobalSlot reports whether the connection may spend a password check.
+func holdsGlobalSlot(ctx ssh.Context) bool {
+	st, ok := ctx.Value(keyConnState).(*connState)
+	return ok && st.global
+}
+
+// warnRefusal logs a refused connection at most once per refusalLogEvery, with a count.
+func (g *guard) warnRefusal(why, remote string) {
+	g.mu.Lock()
+	g.unlogged++
+	now := g.now()
+	if now.Sub(g.lastWarn) < refusalLogEvery {
+		g.mu.Unlock()
+		return
+	}
+	n := g.unlogged
+	g.lastWarn, g.unlogged = now, 0
+	g.mu.Unlock()
+	g.log.Warn(why+"; refusing", "remote", remote, "refused_since_last_warning", n)
 }
 
 // authenticated is called once a connection has passed authentication.
@@ -193,12 +240,18 @@ func authenticated(ctx ssh.Context) {
 	}
 }
 
+// hostOf is the unit limits apply to: the IPv4 address, or the IPv6 /64 (one
+// subscriber's prefix, whose addresses an attacker can rotate through freely).
 func hostOf(addr net.Addr) string {
 	host, _, err := net.SplitHostPort(addr.String())
 	if err != nil {
 		return addr.String()
 	}
-	return host
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() != nil {
+		return host
+	}
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 }
 
 // lockedLocked reports whether h is locked now. g.mu is held.

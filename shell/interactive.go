@@ -221,7 +221,8 @@ func commonPrefix(cands []prompt.Suggest) string {
 
 // history is the editor's Up/Down list, persisted per account in the confdb.
 type history struct {
-	entries []string // oldest first
+	entries []string          // oldest first
+	keep    func(string) bool // which lines may be kept at all, in memory or on disk
 	save    func(string)
 }
 
@@ -231,10 +232,7 @@ func (ss *session) loadHistory() error {
 	acc := ss.srv.cfg.Accounts
 	name := ss.user.Name
 	reg := ss.srv.cfg.Registry
-	ss.history = &history{save: func(line string) {
-		if !reg.historyWorthy(line) {
-			return
-		}
+	ss.history = &history{keep: reg.historyWorthy, save: func(line string) {
 		if err := acc.AppendHistory(name, line); err != nil {
 			ss.srv.log.Warn("history not saved", "account", name, "err", err)
 		}
@@ -245,7 +243,7 @@ func (ss *session) loadHistory() error {
 }
 
 func (h *history) Add(entry string) {
-	if strings.TrimSpace(entry) == "" || (len(h.entries) > 0 && h.entries[len(h.entries)-1] == entry) {
+	if strings.TrimSpace(entry) == "" || (len(h.entries) > 0 && h.entries[len(h.entries)-1] == entry) || !h.keep(entry) {
 		return
 	}
 	h.entries = append(h.entries, entry)

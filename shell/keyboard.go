@@ -2,6 +2,7 @@ package shell
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 
@@ -34,6 +35,7 @@ type keyboard struct {
 
 	mu        sync.Mutex
 	pending   []byte
+	lastCR    bool // the last key added was CR: an LF right after it is the same Enter
 	eof       bool
 	interrupt context.CancelFunc // set while a command runs
 	width     int
@@ -71,6 +73,11 @@ func (k *keyboard) pump() {
 // add appends keys to pending, acting on Ctrl-C. k.mu is held.
 func (k *keyboard) add(in []byte) {
 	for _, b := range in {
+		afterCR := k.lastCR
+		k.lastCR = b == '\r'
+		if b == '\n' && afterCR {
+			continue // CR LF split across reads would otherwise be two Enters
+		}
 		if b != keyCtrlC {
 			k.pending = append(k.pending, b)
 			continue
@@ -140,10 +147,20 @@ func (k *keyboard) io(ctx context.Context, w io.Writer) *terminalIO {
 
 func (t *terminalIO) Write(p []byte) (int, error) { return t.w.Write(p) }
 
+// errInputOverflow ends a session whose input x/term cannot make keys of: an escape
+// sequence longer than its 256-byte buffer (it would otherwise ask to read into nothing forever).
+var errInputOverflow = errors.New("malformed terminal input (escape sequence too long)")
+
 // Read returns pending keys up to and including the first line end (CR, CRLF or LF).
 func (t *terminalIO) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, errInputOverflow
+	}
 	k := t.k
 	for {
+		if err := t.ctx.Err(); err != nil {
+			return 0, err
+		}
 		k.mu.Lock()
 		if len(k.pending) > 0 {
 			n := lineEnd(k.pending)

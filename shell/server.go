@@ -22,6 +22,7 @@ import (
 type Limits struct {
 	MaxAuthTries       int           // per connection
 	LoginGrace         time.Duration // to finish authenticating
+	FirstAttempt       time.Duration // to try a first method once a slot is given (idle sockets lose it)
 	MaxUnauthenticated int           // concurrent connections not yet authenticated
 	LockoutFailures    int           // failed passwords from one address...
 	LockoutWindow      time.Duration // ...within this window...
@@ -30,8 +31,33 @@ type Limits struct {
 
 // DefaultLimits are the appliance's brute-force limits.
 var DefaultLimits = Limits{
-	MaxAuthTries: 6, LoginGrace: 30 * time.Second, MaxUnauthenticated: 32,
+	MaxAuthTries: 6, LoginGrace: 30 * time.Second, FirstAttempt: 10 * time.Second, MaxUnauthenticated: 32,
 	LockoutFailures: 5, LockoutWindow: 10 * time.Minute, LockoutDuration: 10 * time.Minute,
+}
+
+// withDefaults fills every zero (or negative) field from DefaultLimits: a zero
+// LockoutFailures, say, would otherwise admit no password check at all.
+func (l Limits) withDefaults() Limits {
+	pick := func(v, d time.Duration) time.Duration {
+		if v <= 0 {
+			return d
+		}
+		return v
+	}
+	pickN := func(v, d int) int {
+		if v <= 0 {
+			return d
+		}
+		return v
+	}
+	d := DefaultLimits
+	return Limits{
+		MaxAuthTries: pickN(l.MaxAuthTries, d.MaxAuthTries), LoginGrace: pick(l.LoginGrace, d.LoginGrace),
+		FirstAttempt:       pick(l.FirstAttempt, d.FirstAttempt),
+		MaxUnauthenticated: pickN(l.MaxUnauthenticated, d.MaxUnauthenticated),
+		LockoutFailures:    pickN(l.LockoutFailures, d.LockoutFailures),
+		LockoutWindow:      pick(l.LockoutWindow, d.LockoutWindow), LockoutDuration: pick(l.LockoutDuration, d.LockoutDuration),
+	}
 }
 
 // Config is everything the shell server needs; New checks it.
@@ -72,9 +98,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Limits == (Limits{}) {
-		cfg.Limits = DefaultLimits
-	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	log := cfg.Logger.With("component", "shell")
 	s := &Server{cfg: cfg, log: log, guard: newGuard(log, cfg.Limits), done: make(chan struct{})}
 	s.srv = &ssh.Server{
@@ -88,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 			return &gossh.ServerConfig{
 				MaxAuthTries: cfg.Limits.MaxAuthTries,
 				AuthLogCallback: func(_ gossh.ConnMetadata, method string, err error) {
+					attempted(ctx)
 					if err == nil {
 						s.guard.loginsOK.Add(1)
 						authenticated(ctx)
@@ -177,7 +202,9 @@ func (s *Server) Stats() Stats {
 
 func (s *Server) checkPassword(ctx ssh.Context, password string) bool {
 	host := hostOf(ctx.RemoteAddr())
-	if !s.guard.beginCheck(host) {
+	// A connection accepted while its address was locked holds no global slot: it is
+	// refused even if the lock lapses meanwhile, so checks never escape the global cap.
+	if !holdsGlobalSlot(ctx) || !s.guard.beginCheck(host) {
 		s.guard.refusedLocked.Add(1)
 		s.guard.refuseLikeACheck()
 		return false

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -67,7 +68,9 @@ func testCommands() []shell.Command {
 	}
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, shell.Limits{}) }
+
+func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "confdb.db"), time.Second)
 	if err != nil {
@@ -107,6 +110,7 @@ func newFixture(t *testing.T) *fixture {
 	srv, err := shell.New(shell.Config{
 		Addr: "127.0.0.1:0", HostKeys: []gossh.Signer{hostKey}, Accounts: acc, Registry: reg, Sessions: sessions,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "test", BuildDate: "today", Hostname: "box",
+		Limits: limits,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -380,5 +384,80 @@ func TestInProcessShutdownWithAStuckClient(t *testing.T) {
 	case <-done:
 	case <-time.After(6 * time.Second):
 		t.Fatal("shutdown hung on a client that does not read")
+	}
+}
+
+// Input that x/term cannot make keys of (an escape sequence past its buffer) ends the
+// session instead of spinning; a CR and LF arriving apart are one Enter; a mistyped
+// secret is not even kept in this session's history.
+func TestInProcessHostileAndSplitInput(t *testing.T) {
+	f := newFixture(t)
+	p := f.pty(t)
+	p.Expect(prompt)
+	io.WriteString(p.in, "test.ask\r")
+	p.Expect("color? ")
+	io.WriteString(p.in, "teal\r")
+	time.Sleep(50 * time.Millisecond)
+	io.WriteString(p.in, "\n") // the LF of the CR LF, late
+	p.Expect("answer=teal")
+	p.Expect(prompt)
+	io.WriteString(p.in, "system.sessions\r")
+	if out := p.Expect(prompt); !strings.Contains(out, "interactive") || strings.Contains(out, "unknown command") {
+		t.Fatalf("after a split CR LF: %q", out)
+	}
+	io.WriteString(p.in, "Oops-My-Secret-Pw\r")
+	p.Expect(prompt)
+	io.WriteString(p.in, "history\r")
+	if out := p.Expect(prompt); strings.Contains(out, "Oops-My-Secret-Pw") {
+		t.Fatalf("history kept an unknown line: %q", out)
+	}
+	io.WriteString(p.in, "\x1b"+strings.Repeat("1", 300)+"\r")
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an overlong escape sequence did not end the session")
+	}
+	waitNoSessions(t, f.sessions)
+}
+
+func waitNoSessions(t *testing.T, s *shell.Sessions) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Count() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions still open", s.Count())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Sockets that take a slot and never try to authenticate lose it quickly, so idle
+// connections cannot keep the slots full; the status counters stay truthful.
+func TestInProcessIdleConnectionsLoseTheirSlot(t *testing.T) {
+	f := newFixtureWith(t, shell.Limits{FirstAttempt: 300 * time.Millisecond, MaxUnauthenticated: 2})
+	var idle []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", f.srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	// Both slots are taken by sockets that never speak; a real login still gets in
+	// once they are cut off.
+	start := time.Now()
+	f.dial(t)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("login waited %s behind idle sockets", took)
+	}
+	for _, c := range idle {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatalf("idle socket not closed by the server: %v", err)
+		}
+	}
+	if st := f.srv.Stats(); st.LoginsOK != 1 {
+		t.Fatalf("stats after one login: %+v", st)
 	}
 }

@@ -557,7 +557,11 @@ func TestHostOf(t *testing.T) {
 		want string
 	}{
 		{&net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, "192.0.2.1"},
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 22}, "2001:db8::1"},
+		// IPv6 addresses count per /64: rotating within a prefix does not escape the limits.
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 22}, "2001:db8::/64"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8::ffff:1234"), Port: 22}, "2001:db8::/64"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:0:1::1"), Port: 22}, "2001:db8:0:1::/64"},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 22}, "::/64"},
 		{&net.UnixAddr{Name: "/run/ferry.sock", Net: "unix"}, "/run/ferry.sock"},
 	}
 	for _, tc := range tests {
@@ -571,5 +575,15 @@ func TestHostOf(t *testing.T) {
 func (g *guard) fail(addr string) {
 	if g.beginCheck(addr) {
 		g.endCheck(addr, false, 0)
+	}
+}
+
+// Partly filled limits take the defaults for the zero fields, instead of admitting no check.
+func TestLimitsWithDefaults(t *testing.T) {
+	l := Limits{LoginGrace: time.Second}.withDefaults()
+	want := DefaultLimits
+	want.LoginGrace = time.Second
+	if l != want {
+		t.Fatalf("withDefaults = %+v, want %+v", l, want)
 	}
 }

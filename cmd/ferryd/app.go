@@ -74,7 +74,8 @@ func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 		return nil, err
 	}
 	acc := accounts.New(a.store)
-	if err := ensureAdmin(acc, o.dataDir, a.log); err != nil {
+	wrotePassword, err := ensureAdmin(acc, o.dataDir, a.log)
+	if err != nil {
 		return nil, err
 	}
 
@@ -107,7 +108,10 @@ func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 		if firstBoot {
 			// Leave the data dir as it was: the next start is a first boot again,
 			// with the corrected bootstrap file, not half of the broken one.
-			a.discard = []string{confdbPath, filepath.Join(o.dataDir, initialPasswordFile)}
+			a.discard = append(a.discard, confdbPath)
+			if wrotePassword != "" {
+				a.discard = append(a.discard, wrotePassword)
+			}
 		}
 		return nil, err
 	}
@@ -149,13 +153,15 @@ func (a *app) stop(ctx context.Context) error {
 
 func (a *app) closeAll() error {
 	var errs []error
-	if a.store != nil {
-		errs = append(errs, a.store.Close())
-	}
+	// Discarded files go while the confdb lock is still held, so a second ferryd
+	// waiting for the lock can never open a file that is about to vanish.
 	for _, path := range a.discard {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
 	}
 	if a.logOut != nil {
 		errs = append(errs, a.logOut.Close())
@@ -195,25 +201,26 @@ func ensureHostKeys(st *store.Store, log *slog.Logger) ([]gossh.Signer, error) {
 // FERRY_INITIAL_PASSWORD, or a random password written to <data-dir>/initial-password
 // (0600). The password is never logged. Once any account exists it never acts again:
 // an admin who removed root must not see it come back with a known password.
-func ensureAdmin(acc *accounts.Service, dataDir string, log *slog.Logger) error {
+// It returns the password file it wrote, if any.
+func ensureAdmin(acc *accounts.Service, dataDir string, log *slog.Logger) (wrote string, err error) {
 	if all, err := acc.List(); err != nil || len(all) > 0 {
-		return err
+		return "", err
 	}
 	pw, fromEnv := os.LookupEnv(initialPasswordEnv)
 	if !fromEnv || pw == "" {
 		pw = randomPassword()
-		path := filepath.Join(dataDir, initialPasswordFile)
-		if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
-			return fmt.Errorf("write initial password: %w", err)
+		wrote = filepath.Join(dataDir, initialPasswordFile)
+		if err := os.WriteFile(wrote, []byte(pw+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write initial password: %w", err)
 		}
-		defer log.Info("initial password for root written", "path", path)
+		defer log.Info("initial password for root written", "path", wrote)
 	} else {
 		defer log.Info("initial password for root taken from " + initialPasswordEnv)
 	}
 	if _, err := acc.EnsureInitialAdmin(adminAccount, pw); err != nil {
-		return err
+		return wrote, err
 	}
-	return nil
+	return wrote, nil
 }
 
 // randomPassword is crypto/rand's 26-character base32 text: 130 bits.
