@@ -96,6 +96,8 @@ func launch(t *testing.T, dir string, extra ...string) (*daemon, error) {
 	args := append([]string{"--data-dir", dir, "--ssh-addr", "127.0.0.1:0"}, extra...)
 	d.cmd = exec.Command(ferrydBin, args...)
 	d.cmd.Env = append(os.Environ(), "FERRY_INITIAL_PASSWORD="+initialPassword)
+	// If the test binary dies (a timeout, a kill), its daemons die with it.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
 	d.cmd.Stderr = pw
 	d.cmd.Stdout = d.logs
