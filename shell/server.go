@@ -82,7 +82,6 @@ type Server struct {
 	srv   *ssh.Server
 	ln    net.Listener
 	wg    sync.WaitGroup
-	done  chan struct{} // closed when Serve returns
 
 	stopping atomic.Bool
 }
@@ -100,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	log := cfg.Logger.With("component", "shell")
-	s := &Server{cfg: cfg, log: log, guard: newGuard(log, cfg.Limits), done: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, guard: newGuard(log, cfg.Limits)}
 	s.srv = &ssh.Server{
 		Addr:             cfg.Addr,
 		Version:          "Ferry",
@@ -139,7 +138,6 @@ func (s *Server) Start(ctx context.Context) error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, ssh.ErrServerClosed) && !s.stopping.Load() {
 			s.log.Error("shell stopped", "err", err)
 		}
@@ -187,16 +185,15 @@ type Stats struct {
 	RefusedLockedOut uint64 `json:"refused_locked_out"`
 	RefusedBusy      uint64 `json:"refused_busy"`
 	LockedOutAddrs   int    `json:"locked_out_addresses"`
-	OpenSessions     int    `json:"open_sessions"`
 }
 
-// Stats reports logins, refusals and sessions.
+// Stats reports logins and refusals (open sessions are in the Sessions tracker).
 func (s *Server) Stats() Stats {
 	g := s.guard
 	return Stats{
 		LoginsOK: g.loginsOK.Load(), LoginsFailed: g.loginsFailed.Load(),
 		RefusedLockedOut: g.refusedLocked.Load(), RefusedBusy: g.refusedBusy.Load(),
-		LockedOutAddrs: g.lockedCount(), OpenSessions: s.cfg.Sessions.Count(),
+		LockedOutAddrs: g.lockedCount(),
 	}
 }
 

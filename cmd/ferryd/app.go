@@ -38,7 +38,7 @@ type app struct {
 	logOut *logfile.Writer
 	store  *store.Store
 	shell  *shell.Server
-	// discard lists files a failed first boot removes once the confdb is closed.
+	// discard lists files a failed first boot removes (before the confdb lock is released).
 	discard []string
 }
 
@@ -130,7 +130,6 @@ func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 		st := a.shell.Stats()
 		return []status.Field{
 			{Key: "listen", Value: a.shell.Addr().String()},
-			{Key: "open_sessions", Value: st.OpenSessions},
 			{Key: "logins_ok", Value: st.LoginsOK},
 			{Key: "logins_failed", Value: st.LoginsFailed},
 			{Key: "refused_locked_out", Value: st.RefusedLockedOut},
