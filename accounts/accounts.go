@@ -52,6 +52,11 @@ var (
 	ErrKeyExists      = errors.New("key already added")
 	ErrKeyNotFound    = errors.New("no such key")
 	ErrPasswordNeeded = errors.New("password change required")
+	ErrLastAdmin      = errors.New("it is the last admin account")
+	ErrSelf           = errors.New("cannot remove the account you are logged in as")
+	// ErrExists and ErrNotFound are the store's, so errors.Is works across both.
+	ErrExists   = store.ErrExists
+	ErrNotFound = store.ErrNotFound
 )
 
 // bcryptCost trades login latency (about 50 ms here at 10) against offline cracking.
@@ -88,8 +93,40 @@ func (s *Service) Lookup(name string) (Identity, error) {
 	return Identity{Name: a.Name, Role: Role(a.Role), MustChangePassword: a.MustChangePassword}, nil
 }
 
-// List returns every account.
-func (s *Service) List() ([]store.Account, error) { return s.st.Accounts() }
+// Account is what may be shown of an account: never its password hash.
+type Account struct {
+	Identity
+	Keys              []Key
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// Key is one authorized public key.
+type Key struct {
+	Line        string // authorized_keys format
+	Fingerprint string // SHA256:...
+	AddedAt     time.Time
+}
+
+// List returns every account, ordered by name.
+func (s *Service) List() ([]Account, error) {
+	all, err := s.st.Accounts()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Account, 0, len(all))
+	for _, a := range all {
+		v := Account{
+			Identity:  Identity{Name: a.Name, Role: Role(a.Role), MustChangePassword: a.MustChangePassword},
+			CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt, Keys: make([]Key, 0, len(a.Keys)),
+		}
+		for _, k := range a.Keys {
+			v.Keys = append(v.Keys, Key{Line: k.Line, Fingerprint: k.Fingerprint, AddedAt: k.AddedAt})
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
 
 // VerifyPassword reports whether password is the account's. It always spends one bcrypt comparison.
 func (s *Service) VerifyPassword(name, password string) bool {
@@ -185,8 +222,57 @@ func (s *Service) EnsureInitialAdmin(name, password string) (bool, error) {
 	})
 }
 
-// Remove deletes an account; the store refuses the last admin.
-func (s *Service) Remove(name string) error { return s.st.DeleteAccount(name) }
+// Remove deletes an account and its history, never the last admin.
+func (s *Service) Remove(name string) error {
+	return s.st.UpdateAccounts(func(tx store.AccountsTx) error {
+		a, err := tx.Account(name)
+		if err != nil {
+			return err
+		}
+		if Role(a.Role) == Admin {
+			if err := otherAdmin(tx, name); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(name)
+	})
+}
+
+// SetRole changes an account's role, never demoting the last admin.
+func (s *Service) SetRole(name string, role Role) error {
+	if _, err := ParseRole(string(role)); err != nil {
+		return err
+	}
+	return s.st.UpdateAccounts(func(tx store.AccountsTx) error {
+		a, err := tx.Account(name)
+		if err != nil {
+			return err
+		}
+		if Role(a.Role) == Admin && role != Admin {
+			if err := otherAdmin(tx, name); err != nil {
+				return err
+			}
+		}
+		a.Role = string(role)
+		return tx.Put(a)
+	})
+}
+
+// otherAdmin fails unless an admin other than name exists. It runs inside the
+// transaction that removes or demotes name, so two sessions removing the last
+// two admins at once cannot both succeed.
+func otherAdmin(tx store.AccountsTx, name string) error {
+	all, err := tx.Accounts()
+	if err != nil {
+		return err
+	}
+	for _, a := range all {
+		if a.Name != name && Role(a.Role) == Admin {
+			return nil
+		}
+	}
+	return fmt.Errorf("account %q: %w", name, ErrLastAdmin)
+}
 
 // ChangePassword is `passwd`: the caller proves the current password.
 func (s *Service) ChangePassword(name, current, newPassword string) error {
@@ -236,12 +322,12 @@ func (s *Service) setPassword(name, password string, mustChange bool) error {
 func (s *Service) AddKey(name, line string) (string, error) {
 	pub, comment, options, rest, err := gossh.ParseAuthorizedKey([]byte(line))
 	if err != nil || len(strings.TrimSpace(string(rest))) > 0 {
-		return "", fmt.Errorf("%w: expected \"<type> <base64> [comment]\"", ErrBadKey)
+		return "", fmt.Errorf("account %q: %w: expected \"<type> <base64> [comment]\"", name, ErrBadKey)
 	}
 	if len(options) > 0 {
 		// Ferry does not enforce from=, no-pty and the like; storing the key without
 		// them would silently widen what the operator meant to allow.
-		return "", fmt.Errorf("%w: options (%s) are not supported; give the key without them", ErrBadKey, strings.Join(options, ","))
+		return "", fmt.Errorf("account %q: %w: options (%s) are not supported; give the key without them", name, ErrBadKey, strings.Join(options, ","))
 	}
 	fp := gossh.FingerprintSHA256(pub)
 	normalized := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(pub)))
@@ -251,7 +337,7 @@ func (s *Service) AddKey(name, line string) (string, error) {
 	err = s.st.UpdateAccount(name, func(a *store.Account) error {
 		for _, k := range a.Keys {
 			if k.Fingerprint == fp {
-				return fmt.Errorf("%s: %w", fp, ErrKeyExists)
+				return fmt.Errorf("account %q: key %s: %w", name, fp, ErrKeyExists)
 			}
 		}
 		a.Keys = append(a.Keys, store.AuthorizedKey{Line: normalized, Fingerprint: fp, AddedAt: time.Now().UTC()})
@@ -269,7 +355,7 @@ func (s *Service) RemoveKey(name, fingerprint string) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("%s: %w", fingerprint, ErrKeyNotFound)
+		return fmt.Errorf("account %q: key %s: %w", name, fingerprint, ErrKeyNotFound)
 	})
 }
 

@@ -3,6 +3,7 @@ package accounts
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"reflect"
@@ -490,8 +491,8 @@ func TestRemoveAndHistoryDelegateToStore(t *testing.T) {
 	svc, st := newService(t)
 	fixture(t, st, "root", Admin, "", false)
 	fixture(t, st, "v", Viewer, "", false)
-	if err := svc.Remove("root"); !errors.Is(err, store.ErrLastAdmin) {
-		t.Errorf("Remove(last admin) = %v, want store.ErrLastAdmin", err)
+	if err := svc.Remove("root"); !errors.Is(err, ErrLastAdmin) {
+		t.Errorf("Remove(last admin) = %v, want ErrLastAdmin", err)
 	}
 	for _, l := range []string{"a", "b", "c"} {
 		if err := svc.AppendHistory("v", l); err != nil {
@@ -523,5 +524,92 @@ func TestAddKeyRefusesOptions(t *testing.T) {
 	a, _ := st.Account("alice")
 	if len(a.Keys) != 0 {
 		t.Fatalf("a key with options was stored: %+v", a.Keys)
+	}
+}
+
+// TestLastAdminRule: the rule lives here and holds for removal and demotion alike.
+func TestLastAdminRule(t *testing.T) {
+	t.Run("remove", func(t *testing.T) {
+		svc, st := newService(t)
+		fixture(t, st, "a1", Admin, "", false)
+		fixture(t, st, "a2", Admin, "", false)
+		fixture(t, st, "v", Viewer, "", false)
+		if err := svc.Remove("v"); err != nil {
+			t.Fatalf("Remove(viewer): %v", err)
+		}
+		if err := svc.Remove("a1"); err != nil {
+			t.Fatalf("Remove(a1) with a2 admin: %v", err)
+		}
+		err := svc.Remove("a2")
+		if !errors.Is(err, ErrLastAdmin) || err.Error() != `account "a2": it is the last admin account` {
+			t.Fatalf("Remove(last admin) = %v", err)
+		}
+		if _, err := svc.Lookup("a2"); err != nil {
+			t.Errorf("refused removal removed a2: %v", err)
+		}
+		if err := svc.Remove("ghost"); !errors.Is(err, ErrNotFound) || err.Error() != `account "ghost": not found` {
+			t.Errorf("Remove(missing) = %v", err)
+		}
+	})
+	t.Run("demote", func(t *testing.T) {
+		svc, st := newService(t)
+		fixture(t, st, "a1", Admin, "", false)
+		fixture(t, st, "a2", Admin, "", false)
+		if err := svc.SetRole("a2", Viewer); err != nil {
+			t.Fatalf("demote a2 with a1 admin: %v", err)
+		}
+		if id, _ := svc.Lookup("a2"); id.Role != Viewer {
+			t.Errorf("a2 role = %q", id.Role)
+		}
+		if err := svc.SetRole("a1", Viewer); !errors.Is(err, ErrLastAdmin) {
+			t.Fatalf("demote last admin = %v", err)
+		}
+		if id, _ := svc.Lookup("a1"); id.Role != Admin {
+			t.Errorf("refused demotion was written: %q", id.Role)
+		}
+		if err := svc.SetRole("a1", Admin); err != nil {
+			t.Errorf("admin to admin: %v", err)
+		}
+		if err := svc.SetRole("a2", "root"); !errors.Is(err, ErrBadRole) {
+			t.Errorf("bad role = %v", err)
+		}
+	})
+	t.Run("parallel removal of the last two admins", func(t *testing.T) {
+		svc, st := newService(t)
+		fixture(t, st, "a1", Admin, "", false)
+		fixture(t, st, "a2", Admin, "", false)
+		errs := make(chan error, 2)
+		for _, n := range []string{"a1", "a2"} {
+			go func() { errs <- svc.Remove(n) }()
+		}
+		e1, e2 := <-errs, <-errs
+		if (e1 == nil) == (e2 == nil) {
+			t.Fatalf("exactly one removal must succeed: %v, %v", e1, e2)
+		}
+	})
+}
+
+// TestListShowsNoPasswordHash: what List returns can be printed or sent anywhere.
+func TestListShowsNoPasswordHash(t *testing.T) {
+	svc, st := newService(t)
+	fixture(t, st, "root", Admin, "Root-Password-1", true)
+	_, line := newKeyLine(t, "root@laptop")
+	if _, err := svc.AddKey("root", line); err != nil {
+		t.Fatal(err)
+	}
+	all, err := svc.List()
+	if err != nil || len(all) != 1 {
+		t.Fatalf("List = %v, %v", all, err)
+	}
+	raw, err := json.Marshal(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "$2a$") || strings.Contains(strings.ToLower(string(raw)), "hash") {
+		t.Errorf("List exposes the password hash: %s", raw)
+	}
+	a := all[0]
+	if a.Name != "root" || a.Role != Admin || !a.MustChangePassword || len(a.Keys) != 1 || a.Keys[0].Fingerprint == "" {
+		t.Errorf("List = %+v", a)
 	}
 }

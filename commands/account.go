@@ -2,6 +2,7 @@ package commands
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -11,8 +12,11 @@ import (
 	"github.com/ferry-appliance/ferry/shell"
 )
 
-func accountCommands(svc *Services) []shell.Command {
-	a := &accountCmds{svc: svc}
+func accountCommands(acc AccountService) ([]shell.Command, error) {
+	if err := need("account service", acc); err != nil {
+		return nil, err
+	}
+	a := &accountCmds{acc: acc}
 	return []shell.Command{
 		{Name: "passwd", Help: "Change your own password", Role: accounts.Viewer, Run: a.passwd},
 		{Name: "dom.resetPassword", Usage: "localhost ACCOUNT", Help: "Reset an account's password (it must change it at next login)",
@@ -27,10 +31,10 @@ func accountCommands(svc *Services) []shell.Command {
 			Role: accounts.Admin, MinArgs: 2, MaxArgs: -1, Complete: a.completeFirstName, Run: a.addKey},
 		{Name: "account.removeKey", Usage: "NAME SHA256:FINGERPRINT", Help: "Remove one of the account's public keys",
 			Role: accounts.Admin, MinArgs: 2, MaxArgs: 2, Complete: a.completeKeys, Run: a.removeKey},
-	}
+	}, nil
 }
 
-type accountCmds struct{ svc *Services }
+type accountCmds struct{ acc AccountService }
 
 // askNewPassword asks for a password twice and checks the policy before anything changes.
 func askNewPassword(c *shell.Ctx, question, again string) (string, error) {
@@ -43,7 +47,7 @@ func askNewPassword(c *shell.Ctx, question, again string) (string, error) {
 		return "", err
 	}
 	if pw != pw2 {
-		return "", errors.New("passwords do not match; nothing changed")
+		return "", errPasswordsDiffer
 	}
 	if err := accounts.CheckPolicy("", pw); err != nil {
 		return "", err
@@ -57,7 +61,7 @@ func (a *accountCmds) passwd(c *shell.Ctx) error {
 		if err != nil {
 			return err
 		}
-		if err := a.svc.Accounts.CompleteForcedChange(c.User.Name, pw); err != nil {
+		if err := a.acc.CompleteForcedChange(c.User.Name, pw); err != nil {
 			return err
 		}
 		c.Printf("Password changed.\n")
@@ -71,7 +75,7 @@ func (a *accountCmds) passwd(c *shell.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.svc.Accounts.ChangePassword(c.User.Name, current, pw); err != nil {
+	if err := a.acc.ChangePassword(c.User.Name, current, pw); err != nil {
 		return err
 	}
 	c.Printf("Password changed.\n")
@@ -80,22 +84,25 @@ func (a *accountCmds) passwd(c *shell.Ctx) error {
 
 func (a *accountCmds) resetPassword(c *shell.Ctx) error {
 	if c.Args[0] != "localhost" {
-		return shell.Usagef("dom.resetPassword: domain %q: only localhost exists on this appliance", c.Args[0])
+		return c.Usagef("domain %q: only localhost exists on this appliance", c.Args[0])
 	}
 	name := c.Args[1]
-	if _, err := a.svc.Accounts.Lookup(name); err != nil {
+	if _, err := a.acc.Lookup(name); err != nil {
 		return err
 	}
 	pw, err := askNewPassword(c, "New Password: ", "New Password: ")
 	if err != nil {
 		return err
 	}
-	if err := a.svc.Accounts.ResetPassword(name, pw); err != nil {
+	if err := a.acc.ResetPassword(name, pw); err != nil {
 		return err
 	}
 	c.Printf("Password of %s reset; it must be changed at the next login.\n", name)
 	return nil
 }
+
+// errPasswordsDiffer: the two entries of a new password were not the same.
+var errPasswordsDiffer = errors.New("passwords do not match; nothing changed")
 
 type accountView struct {
 	Name               string    `json:"name"`
@@ -106,19 +113,19 @@ type accountView struct {
 }
 
 func (a *accountCmds) list(c *shell.Ctx) error {
-	all, err := a.svc.Accounts.List()
+	all, err := a.acc.List()
 	if err != nil {
 		return err
 	}
 	views := make([]accountView, 0, len(all))
 	rows := make([][]string, 0, len(all))
 	for _, acc := range all {
-		v := accountView{Name: acc.Name, Role: acc.Role, Keys: []string{}, MustChangePassword: acc.MustChangePassword, PasswordChangedAt: acc.PasswordChangedAt}
+		v := accountView{Name: acc.Name, Role: string(acc.Role), Keys: []string{}, MustChangePassword: acc.MustChangePassword, PasswordChangedAt: acc.PasswordChangedAt}
 		for _, k := range acc.Keys {
 			v.Keys = append(v.Keys, k.Fingerprint)
 		}
 		views = append(views, v)
-		rows = append(rows, []string{acc.Name, acc.Role, strconv.Itoa(len(acc.Keys)), yesNo(acc.MustChangePassword),
+		rows = append(rows, []string{acc.Name, string(acc.Role), strconv.Itoa(len(acc.Keys)), yesNo(acc.MustChangePassword),
 			acc.PasswordChangedAt.Local().Format(time.DateTime)})
 	}
 	if c.Flag("json") {
@@ -130,16 +137,16 @@ func (a *accountCmds) list(c *shell.Ctx) error {
 func (a *accountCmds) add(c *shell.Ctx) error {
 	role, err := accounts.ParseRole(c.Args[1])
 	if err != nil {
-		return shell.Usagef("%v", err)
+		return c.Usagef("%v", err)
 	}
-	if _, err := a.svc.Accounts.Lookup(c.Args[0]); err == nil {
-		return errors.New("account " + c.Args[0] + " already exists; nothing changed")
+	if _, err := a.acc.Lookup(c.Args[0]); err == nil {
+		return fmt.Errorf("account %q: %w", c.Args[0], accounts.ErrExists)
 	}
 	pw, err := askNewPassword(c, "Initial password: ", "Retype password: ")
 	if err != nil {
 		return err
 	}
-	if err := a.svc.Accounts.Add(c.Args[0], role, pw); err != nil {
+	if err := a.acc.Add(c.Args[0], role, pw); err != nil {
 		return err
 	}
 	c.Printf("Account %s (%s) added; it must change its password at first login.\n", c.Args[0], role)
@@ -148,9 +155,9 @@ func (a *accountCmds) add(c *shell.Ctx) error {
 
 func (a *accountCmds) remove(c *shell.Ctx) error {
 	if c.Args[0] == c.User.Name {
-		return errors.New("you cannot remove the account you are logged in as")
+		return fmt.Errorf("account %q: %w", c.Args[0], accounts.ErrSelf)
 	}
-	if err := a.svc.Accounts.Remove(c.Args[0]); err != nil {
+	if err := a.acc.Remove(c.Args[0]); err != nil {
 		return err
 	}
 	c.Printf("Account %s removed.\n", c.Args[0])
@@ -162,7 +169,7 @@ func (a *accountCmds) addKey(c *shell.Ctx) error {
 	for _, more := range c.Args[2:] { // an unquoted key line arrives as several words
 		line += " " + more
 	}
-	fp, err := a.svc.Accounts.AddKey(c.Args[0], line)
+	fp, err := a.acc.AddKey(c.Args[0], line)
 	if err != nil {
 		return err
 	}
@@ -171,7 +178,7 @@ func (a *accountCmds) addKey(c *shell.Ctx) error {
 }
 
 func (a *accountCmds) removeKey(c *shell.Ctx) error {
-	if err := a.svc.Accounts.RemoveKey(c.Args[0], c.Args[1]); err != nil {
+	if err := a.acc.RemoveKey(c.Args[0], c.Args[1]); err != nil {
 		return err
 	}
 	c.Printf("Key %s removed from %s.\n", c.Args[1], c.Args[0])
@@ -179,13 +186,13 @@ func (a *accountCmds) removeKey(c *shell.Ctx) error {
 }
 
 func (a *accountCmds) accountNames() []prompt.Suggest {
-	all, err := a.svc.Accounts.List()
+	all, err := a.acc.List()
 	if err != nil {
 		return nil
 	}
 	out := make([]prompt.Suggest, 0, len(all))
 	for _, acc := range all {
-		out = append(out, prompt.Suggest{Text: acc.Name, Description: acc.Role})
+		out = append(out, prompt.Suggest{Text: acc.Name, Description: string(acc.Role)})
 	}
 	return out
 }
@@ -214,7 +221,7 @@ func (a *accountCmds) completeKeys(c *shell.Ctx, args []string) []prompt.Suggest
 	if len(args) != 2 {
 		return nil
 	}
-	all, err := a.svc.Accounts.List()
+	all, err := a.acc.List()
 	if err != nil {
 		return nil
 	}

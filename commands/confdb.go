@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,8 +9,11 @@ import (
 	"github.com/ferry-appliance/ferry/shell"
 )
 
-func confdbCommands(svc *Services) []shell.Command {
-	d := &confdbCmds{svc: svc}
+func confdbCommands(db ConfdbService) ([]shell.Command, error) {
+	if err := need("confdb service", db); err != nil {
+		return nil, err
+	}
+	d := &confdbCmds{db: db}
 	return []shell.Command{
 		{Name: "confdb.backup", Usage: "PATH", Help: "Write a consistent snapshot of the confdb (mode 0600)",
 			Detail: "A relative PATH is taken from the data dir. An existing file is kept unless --force.",
@@ -19,25 +21,25 @@ func confdbCommands(svc *Services) []shell.Command {
 			Flags: []shell.Flag{{Name: "force", Help: "replace an existing file"}}, Run: d.backup},
 		{Name: "confdb.export", Help: "Print the configuration as JSON, secrets removed",
 			Role: accounts.Admin, Run: d.export},
-	}
+	}, nil
 }
 
-type confdbCmds struct{ svc *Services }
+type confdbCmds struct{ db ConfdbService }
 
 func (d *confdbCmds) backup(c *shell.Ctx) error {
 	path := c.Args[0]
 	if !filepath.IsAbs(path) {
-		path = filepath.Join(d.svc.DataDir, path)
+		path = filepath.Join(filepath.Dir(d.db.Path()), path)
 	}
 	if target, err := os.Stat(path); err == nil {
-		if live, lerr := os.Stat(d.svc.Store.Path()); lerr == nil && os.SameFile(live, target) {
-			return errors.New("confdb.backup: refusing to overwrite the live confdb")
+		if live, lerr := os.Stat(d.db.Path()); lerr == nil && os.SameFile(live, target) {
+			return fmt.Errorf("backup %q: is the live confdb; refusing to overwrite it", path)
 		}
 		if !c.Flag("force") {
-			return fmt.Errorf("confdb.backup: %s exists; use --force to replace it", path)
+			return fmt.Errorf("backup %q: already exists (use --force to replace it)", path)
 		}
 	}
-	n, err := d.svc.Store.Backup(path)
+	n, err := d.db.Backup(path)
 	if err != nil {
 		return err
 	}
@@ -46,5 +48,5 @@ func (d *confdbCmds) backup(c *shell.Ctx) error {
 }
 
 func (d *confdbCmds) export(c *shell.Ctx) error {
-	return d.svc.Store.Export(c.Stdout)
+	return d.db.Export(c.Stdout)
 }

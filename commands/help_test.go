@@ -19,10 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestHelpGolden pins what operators read: the command list per role and per-command usage.
 func TestHelpGolden(t *testing.T) {
-	reg, err := Registry(&Services{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testTable(t)
 	cases := []struct {
 		golden string
 		role   accounts.Role
@@ -41,19 +38,7 @@ func TestHelpGolden(t *testing.T) {
 			if err := reg.RunBatch(context.Background(), discard(), user, strings.NewReader(tc.batch), &out); err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", tc.golden+".golden")
-			if *update {
-				if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./commands -update to create it)", err)
-			}
-			if out.String() != string(want) {
-				t.Fatalf("help output differs from %s:\n--- got\n%s\n--- want\n%s", path, out.String(), want)
-			}
+			checkGolden(t, tc.golden, out.String())
 		})
 	}
 }
@@ -67,12 +52,9 @@ func helpEveryCommand(reg *shell.Registry) string {
 }
 
 func TestHelpUnknownSuggests(t *testing.T) {
-	reg, err := Registry(&Services{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testTable(t)
 	var out bytes.Buffer
-	err = reg.RunBatch(context.Background(), discard(), accounts.Identity{Name: "t", Role: accounts.Admin},
+	err := reg.RunBatch(context.Background(), discard(), accounts.Identity{Name: "t", Role: accounts.Admin},
 		strings.NewReader("help acount.list\n"), &out)
 	if shell.ExitStatus(err) != 127 || !strings.Contains(shell.Message(err), "did you mean account.list?") {
 		t.Fatalf("got %v", err)
@@ -80,10 +62,7 @@ func TestHelpUnknownSuggests(t *testing.T) {
 }
 
 func TestEveryCommandIsDocumented(t *testing.T) {
-	reg, err := Registry(&Services{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testTable(t)
 	for _, cmd := range reg.Commands("") {
 		if cmd.Help == "" || strings.HasSuffix(cmd.Help, ".") {
 			t.Errorf("%s: help must be one line without a final period: %q", cmd.Name, cmd.Help)
@@ -95,3 +74,21 @@ func TestEveryCommandIsDocumented(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// checkGolden compares got with testdata/NAME.golden (-update rewrites it).
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./commands -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Fatalf("output differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}

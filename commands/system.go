@@ -1,9 +1,7 @@
 package commands
 
 import (
-	"fmt"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -11,50 +9,40 @@ import (
 	"github.com/ferry-appliance/ferry/accounts"
 	"github.com/ferry-appliance/ferry/certs"
 	"github.com/ferry-appliance/ferry/shell"
+	"github.com/ferry-appliance/ferry/status"
 )
 
-func systemCommands(svc *Services) []shell.Command {
-	s := &systemCmds{svc: svc}
+func systemCommands(st StatusReader, sessions SessionLister, hostKeys HostKeySource) ([]shell.Command, error) {
+	if err := need("status model", st, "session list", sessions, "host keys", hostKeys); err != nil {
+		return nil, err
+	}
+	s := &systemCmds{status: st, sessions: sessions, hostKeys: hostKeys}
 	return []shell.Command{
 		{Name: "system.status", Help: "Show version, uptime, data dir, confdb size and sessions",
-			Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: s.status},
+			Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: s.showStatus},
 		{Name: "system.sessions", Help: "List open shell sessions",
-			Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: s.sessions},
+			Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: s.listSessions},
 		{Name: "ssh.hostKeys", Help: "Show the SSH host key fingerprints (as ssh-keygen -lf prints them)",
-			Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: s.hostKeys},
-	}
+			Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: s.showHostKeys},
+	}, nil
 }
 
-type systemCmds struct{ svc *Services }
+type systemCmds struct {
+	status   StatusReader
+	sessions SessionLister
+	hostKeys HostKeySource
+}
 
-func (s *systemCmds) status(c *shell.Ctx) error {
-	snap := s.svc.Status.Snapshot()
+func (s *systemCmds) showStatus(c *shell.Ctx) error {
+	snap := s.status.Snapshot()
 	if c.Flag("json") {
-		out := map[string]map[string]any{}
-		for _, sec := range snap {
-			m := map[string]any{}
-			for _, f := range sec.Fields {
-				m[f.Key] = f.Value
-			}
-			out[sec.Name] = m
-		}
-		return c.WriteJSON(out)
+		return c.WriteJSON(snap)
 	}
-	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
-	for i, sec := range snap {
-		if i > 0 {
-			fmt.Fprintln(tw)
-		}
-		fmt.Fprintf(tw, "[%s]\n", sec.Name)
-		for _, f := range sec.Fields {
-			fmt.Fprintf(tw, "%s:\t%v\n", f.Key, f.Value)
-		}
-	}
-	return tw.Flush()
+	return status.WriteText(c.Stdout, snap)
 }
 
-func (s *systemCmds) sessions(c *shell.Ctx) error {
-	list := s.svc.Sessions.List()
+func (s *systemCmds) listSessions(c *shell.Ctx) error {
+	list := s.sessions.List()
 	if c.Flag("json") {
 		return c.WriteJSON(list)
 	}
@@ -72,9 +60,9 @@ type hostKeyView struct {
 	Line        string `json:"line"`
 }
 
-func (s *systemCmds) hostKeys(c *shell.Ctx) error {
+func (s *systemCmds) showHostKeys(c *shell.Ctx) error {
 	var views []hostKeyView
-	for _, k := range s.svc.HostKeys {
+	for _, k := range s.hostKeys.PublicKeys() {
 		views = append(views, hostKeyView{Type: k.Type(), Fingerprint: gossh.FingerprintSHA256(k),
 			Line: certs.KeygenLine(k, "ferry host key")})
 	}

@@ -20,13 +20,13 @@ func tcpscanCommands() []shell.Command {
 func tcpscan(c *shell.Ctx) error {
 	port, err := strconv.Atoi(c.Args[1])
 	if err != nil || port < 1 || port > 65535 {
-		return shell.Usagef("tcpscan: PORT must be 1-65535, not %q", c.Args[1])
+		return c.Usagef("PORT must be 1-65535, not %q", c.Args[1])
 	}
 	timeout := 5000 * time.Millisecond
 	if len(c.Args) == 3 {
 		ms, err := strconv.Atoi(c.Args[2])
 		if err != nil || ms < 1 || ms > 600000 {
-			return shell.Usagef("tcpscan: TIMEOUT_MS must be 1-600000, not %q", c.Args[2])
+			return c.Usagef("TIMEOUT_MS must be 1-600000, not %q", c.Args[2])
 		}
 		timeout = time.Duration(ms) * time.Millisecond
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/c-bata/go-prompt"
 	"github.com/olekukonko/tablewriter"
@@ -27,7 +26,7 @@ type Command struct {
 	Role   accounts.Role
 	// MinArgs and MaxArgs bound the positional arguments; MaxArgs < 0 means no limit.
 	MinArgs, MaxArgs int
-	// Flags are the --name switches the command accepts; the dispatcher removes them from Args.
+	// Flags are the --name options the command accepts; the dispatcher removes them from Args.
 	Flags []Flag
 	// SecretArgs are indexes of positional arguments never written to logs or history.
 	SecretArgs []int
@@ -35,12 +34,6 @@ type Command struct {
 	Complete func(c *Ctx, args []string) []prompt.Suggest
 	Run      func(c *Ctx) error
 }
-
-// Flag is a boolean --switch.
-type Flag struct{ Name, Help string }
-
-// JSONFlag is the flag every listing command accepts.
-var JSONFlag = Flag{Name: "json", Help: "print JSON instead of a table"}
 
 // Mode is how the session reached the shell.
 type Mode string
@@ -61,7 +54,8 @@ type Ctx struct {
 	User    accounts.Identity
 	Remote  string
 	Mode    Mode
-	flags   map[string]bool
+	flags   map[string]string
+	cmd     *Command // the running command; nil outside dispatch
 	input   lineReader
 	reload  func() (accounts.Identity, error) // re-reads User between commands; nil: fixed
 	session *session                          // nil outside SSH (bootstrap)
@@ -72,9 +66,6 @@ type Ctx struct {
 type lineReader interface {
 	readLine(ctx context.Context, question string, secret bool) (string, error)
 }
-
-// Flag reports whether --name was given.
-func (c *Ctx) Flag(name string) bool { return c.flags[name] }
 
 // Prompt asks a question and returns the answer line.
 func (c *Ctx) Prompt(question string) (string, error) { return c.ask(question, false) }
@@ -137,9 +128,18 @@ var (
 	ErrReported = errors.New("failed")
 )
 
-// Usagef returns a usage error with a message.
+// UsageError is an argument error; its message is built once, where it is raised.
+type UsageError struct{ msg string }
+
+func (e *UsageError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, ErrUsage) hold, for the exit status.
+func (e *UsageError) Is(target error) bool { return target == ErrUsage }
+
+// Usagef returns a usage error with exactly this message. Inside a command,
+// prefer Ctx.Usagef, which names the command and adds its usage line.
 func Usagef(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, a...))
+	return &UsageError{msg: fmt.Sprintf(format, a...)}
 }
 
 // ExitStatus maps a command result to the shell's exit status contract.
@@ -164,7 +164,7 @@ func Message(err error) string {
 	if err == nil || errors.Is(err, ErrReported) || errors.Is(err, ErrExit) {
 		return ""
 	}
-	return strings.TrimPrefix(err.Error(), "usage: usage: ")
+	return err.Error()
 }
 
 func (cmd *Command) usageLine() string {
@@ -173,7 +173,7 @@ func (cmd *Command) usageLine() string {
 		s += " " + cmd.Usage
 	}
 	for _, f := range cmd.Flags {
-		s += " [--" + f.Name + "]"
+		s += " [" + f.usage() + "]"
 	}
 	return s
 }

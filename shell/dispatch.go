@@ -39,8 +39,13 @@ func (r *Registry) runLine(base *Ctx, log *slog.Logger, line string) error {
 func (r *Registry) run(base *Ctx, log *slog.Logger, words []string) (err error) {
 	start := time.Now()
 	cmd, ok := r.byName[words[0]]
+	var p parsed
+	var parseErr error
+	if ok {
+		p, parseErr = parseWords(cmd, words[1:])
+	}
 	defer func() {
-		audit(log, base, cmd, words, err, time.Since(start))
+		audit(log, base, cmd, words, p, parseErr, err, time.Since(start))
 	}()
 	// Before anything else, so an account in this state learns nothing, not even which commands exist.
 	if base.User.MustChangePassword && base.Mode != Interactive && words[0] != "passwd" {
@@ -50,28 +55,17 @@ func (r *Registry) run(base *Ctx, log *slog.Logger, words []string) (err error) 
 		return r.Unknown(words[0])
 	}
 	if !base.User.Role.Allows(cmd.Role) {
-		return fmt.Errorf("%w: %s requires role %s", ErrPermission, cmd.Name, cmd.Role)
+		return fmt.Errorf("%s: %w (requires role %s)", cmd.Name, ErrPermission, cmd.Role)
+	}
+	if p.help {
+		WriteCommandHelp(base.Stdout, cmd)
+		return nil
+	}
+	if parseErr != nil {
+		return parseErr
 	}
 	c := *base
-	c.flags = map[string]bool{}
-	c.Args = nil
-	for _, w := range words[1:] {
-		if w == "?" && len(words) == 2 {
-			WriteCommandHelp(c.Stdout, cmd)
-			return nil
-		}
-		if name, isFlag := flagName(w); isFlag {
-			if !hasFlag(cmd, name) {
-				return Usagef("%s: unknown flag --%s; usage: %s", cmd.Name, name, cmd.usageLine())
-			}
-			c.flags[name] = true
-			continue
-		}
-		c.Args = append(c.Args, w)
-	}
-	if len(c.Args) < cmd.MinArgs || (cmd.MaxArgs >= 0 && len(c.Args) > cmd.MaxArgs) {
-		return Usagef("%s", cmd.usageLine())
-	}
+	c.cmd, c.Args, c.flags = cmd, p.args, p.flags
 	return safeRun(log, cmd, &c)
 }
 
@@ -90,61 +84,42 @@ func safeRun(log *slog.Logger, cmd *Command, c *Ctx) (err error) {
 	return err
 }
 
-// flagName reports whether w is a --switch (a bare "--" is an ordinary argument).
-func flagName(w string) (string, bool) {
-	name, ok := strings.CutPrefix(w, "--")
-	return name, ok && name != ""
-}
-
-func hasFlag(cmd *Command, name string) bool {
-	for _, f := range cmd.Flags {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // unknownText stands in the audit log for a line that named no command: it may be a
 // password typed at the wrong moment, so its text is never written down.
 const unknownText = "(unknown command; text not logged)"
 
-// redact returns the words with the command's secret arguments masked.
-func redact(cmd *Command, words []string) string {
+// redact returns the words as the audit log may show them: secret arguments and
+// flag values masked. A command with secrets whose line did not parse is shown
+// as its name and a count only, since a misplaced secret could sit anywhere.
+func redact(cmd *Command, words []string, p parsed, parseErr error) string {
 	if cmd == nil {
 		return unknownText
 	}
-	if len(cmd.SecretArgs) == 0 {
+	if parseErr != nil && cmd.hasSecrets() {
+		return fmt.Sprintf("%s (%d arguments, not shown: usage error)", cmd.Name, len(words)-1)
+	}
+	if len(p.secrets) == 0 {
 		return strings.Join(words, " ")
 	}
 	out := append([]string(nil), words...)
-	pos := 0
-	for i := 1; i < len(out); i++ {
-		// Only declared flags are skipped, exactly as dispatch does; anything else
-		// counts as a position, so a secret can never slip past unmasked.
-		if name, isFlag := flagName(out[i]); isFlag && hasFlag(cmd, name) {
-			continue
-		}
-		for _, s := range cmd.SecretArgs {
-			if s == pos {
-				out[i] = "********"
-			}
-		}
-		pos++
+	for i, part := range p.secrets {
+		out[i+1] = out[i+1][:part.keep] + "********"
 	}
 	return strings.Join(out, " ")
 }
 
-func audit(log *slog.Logger, c *Ctx, cmd *Command, words []string, err error, took time.Duration) {
+func audit(log *slog.Logger, c *Ctx, cmd *Command, words []string, p parsed, parseErr, err error, took time.Duration) {
 	result := "ok"
 	switch {
 	case err == nil, errors.Is(err, ErrExit):
 	case errors.Is(err, ErrUnknownCommand):
 		result = "unknown command" // the message repeats the text, see unknownText
+	case parseErr != nil && cmd != nil && cmd.hasSecrets():
+		result = "usage error" // the message may quote a misplaced secret
 	default:
 		result = err.Error()
 	}
 	log.Info("audit",
 		"account", c.User.Name, "remote", c.Remote, "mode", string(c.Mode),
-		"command", redact(cmd, words), "result", result, "took_ms", took.Milliseconds())
+		"command", redact(cmd, words, p, parseErr), "result", result, "took_ms", took.Milliseconds())
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gliderlabs/ssh"
+
+	"github.com/ferry-appliance/ferry/accounts/lockout"
 )
 
 // Per-address and global bounds on connections that have not authenticated yet.
@@ -25,24 +27,21 @@ const (
 	refusalLogEvery = time.Minute
 )
 
-// guard limits brute force: caps on connections that have not authenticated (global and
-// per address), a login grace period, and a lock on source addresses that keep failing.
+// guard limits what unauthenticated clients cost: caps on connections that have not
+// authenticated (global and per address) and a login grace period. Sources that keep
+// failing are the lockout's business; the guard only asks it at accept.
 type guard struct {
-	log         *slog.Logger
-	grace       time.Duration
-	first       time.Duration
-	maxFailures int
-	window      time.Duration
-	lockFor     time.Duration
-	unauth      chan struct{} // one token per connection that is authenticating
-	waiting     atomic.Int32  // connections queued for a token
-	checkNanos  atomic.Int64  // duration of the last real password check
+	log     *slog.Logger
+	lockout *lockout.Lockout
+	grace   time.Duration
+	first   time.Duration
+	unauth  chan struct{} // one token per connection that is authenticating
+	waiting atomic.Int32  // connections queued for a token
 
 	// Counters for the status model.
-	loginsOK, loginsFailed, refusedLocked, refusedBusy atomic.Uint64
+	loginsOK, refusedBusy atomic.Uint64
 
 	mu        sync.Mutex
-	cond      *sync.Cond // signalled when a password check ends
 	hosts     map[string]*hostState
 	nextSweep int // sweep when hosts grows past this
 	lastWarn  time.Time
@@ -52,21 +51,16 @@ type guard struct {
 
 // hostState is what the guard knows about one source address.
 type hostState struct {
-	slots       chan struct{} // authenticating connections from this address
-	queued      int           // connections holding or waiting for a slot
-	checking    int           // password checks in flight
-	failures    []time.Time   // within the window
-	lockedUntil time.Time
+	slots  chan struct{} // authenticating connections from this address
+	queued int           // connections holding or waiting for a slot
 }
 
-func newGuard(log *slog.Logger, l Limits) *guard {
-	g := &guard{
-		log: log, grace: l.LoginGrace, first: l.FirstAttempt, maxFailures: l.LockoutFailures, window: l.LockoutWindow,
-		lockFor: l.LockoutDuration, unauth: make(chan struct{}, l.MaxUnauthenticated),
-		hosts: map[string]*hostState{}, nextSweep: sweepAbove, now: time.Now,
+func newGuard(log *slog.Logger, l Limits, lo *lockout.Lockout) *guard {
+	return &guard{
+		log: log, lockout: lo, grace: l.LoginGrace, first: l.FirstAttempt,
+		unauth: make(chan struct{}, l.MaxUnauthenticated),
+		hosts:  map[string]*hostState{}, nextSweep: sweepAbove, now: time.Now,
 	}
-	g.cond = sync.NewCond(&g.mu)
-	return g
 }
 
 type ctxKey string
@@ -118,12 +112,10 @@ func (g *guard) host(addr string) *hostState {
 	return h
 }
 
-// sweep forgets addresses with nothing in progress, no lock and no recent failure. g.mu is held.
+// sweep forgets addresses with no connection in progress. g.mu is held.
 func (g *guard) sweep() {
-	now := g.now()
 	for addr, h := range g.hosts {
-		if h.queued == 0 && h.checking == 0 && now.After(h.lockedUntil) &&
-			(len(h.failures) == 0 || now.Sub(h.failures[len(h.failures)-1]) >= g.window) {
+		if h.queued == 0 {
 			delete(g.hosts, addr)
 		}
 	}
@@ -148,8 +140,8 @@ func (g *guard) accept(ctx ssh.Context, conn net.Conn) net.Conn {
 		return refuse("too many connections from one address waiting to authenticate")
 	}
 	h.queued++
-	locked := g.lockedLocked(h)
 	g.mu.Unlock()
+	locked := g.lockout.Locked(addr)
 	unqueue := func() {
 		g.mu.Lock()
 		h.queued--
@@ -240,100 +232,5 @@ func authenticated(ctx ssh.Context) {
 	}
 }
 
-// hostOf is the unit limits apply to: the IPv4 address, or the IPv6 /64 (one
-// subscriber's prefix, whose addresses an attacker can rotate through freely).
-func hostOf(addr net.Addr) string {
-	host, _, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return addr.String()
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.To4() != nil {
-		return host
-	}
-	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
-}
-
-// lockedLocked reports whether h is locked now. g.mu is held.
-func (g *guard) lockedLocked(h *hostState) bool { return g.now().Before(h.lockedUntil) }
-
-// locked reports whether addr is refused right now.
-func (g *guard) locked(addr string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	h, ok := g.hosts[addr]
-	return ok && g.lockedLocked(h)
-}
-
-// lockedCount is how many addresses are locked out now.
-func (g *guard) lockedCount() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	n := 0
-	for _, h := range g.hosts {
-		if g.lockedLocked(h) {
-			n++
-		}
-	}
-	return n
-}
-
-// recentFailures drops failures older than the window and counts the rest. g.mu is held.
-func (g *guard) recentFailures(h *hostState) int {
-	now := g.now()
-	keep := h.failures[:0]
-	for _, t := range h.failures {
-		if now.Sub(t) < g.window {
-			keep = append(keep, t)
-		}
-	}
-	h.failures = keep
-	return len(keep)
-}
-
-// beginCheck admits one password check for addr, or reports false if addr is locked.
-// Checks in flight count against the threshold as if they were failures, so a burst
-// of parallel guesses cannot get more than maxFailures of them checked: the rest wait
-// for the outcome, and are refused if it locks the address.
-func (g *guard) beginCheck(addr string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	h := g.host(addr)
-	for {
-		if g.lockedLocked(h) {
-			return false
-		}
-		if g.recentFailures(h)+h.checking < g.maxFailures {
-			h.checking++
-			return true
-		}
-		// Only reachable with a check in flight, whose endCheck wakes us.
-		g.cond.Wait()
-	}
-}
-
-// endCheck records a check's outcome; the failure that reaches the threshold locks addr.
-func (g *guard) endCheck(addr string, ok bool, took time.Duration) {
-	g.checkNanos.Store(int64(took))
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	defer g.cond.Broadcast()
-	h := g.host(addr)
-	h.checking--
-	if ok {
-		return
-	}
-	h.failures = append(h.failures, g.now())
-	if n := g.recentFailures(h); n >= g.maxFailures {
-		h.failures = nil
-		h.lockedUntil = g.now().Add(g.lockFor)
-		g.log.Warn("source address locked out after repeated login failures",
-			"remote", addr, "failures", n, "for", g.lockFor.String())
-	}
-}
-
-// refuseLikeACheck delays a refusal as long as a real password check takes, so a
-// locked-out address cannot tell it apart from a wrong password (and costs no CPU).
-func (g *guard) refuseLikeACheck() {
-	time.Sleep(time.Duration(g.checkNanos.Load()))
-}
+// hostOf is the unit limits apply to, the lockout's: the IPv4 address, or the IPv6 /64.
+func hostOf(addr net.Addr) string { return lockout.Source(addr.String()) }

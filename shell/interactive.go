@@ -267,15 +267,20 @@ func (h *history) lines() []string {
 var _ term.History = (*history)(nil)
 
 // historyWorthy reports whether a line may be kept in history: every command on it
-// is known and takes no secret arguments. Anything else may be a password typed at
-// the wrong moment.
+// is known and carries no secret. Anything else may be a password typed at the
+// wrong moment.
 func (r *Registry) historyWorthy(line string) bool {
 	cmds, err := splitLine(line)
 	if err != nil {
 		return false
 	}
 	for _, words := range cmds {
-		if cmd, ok := r.byName[words[0]]; !ok || len(cmd.SecretArgs) > 0 {
+		cmd, ok := r.byName[words[0]]
+		if !ok {
+			return false
+		}
+		p, err := parseWords(cmd, words[1:])
+		if len(p.secrets) > 0 || (err != nil && cmd.hasSecrets()) {
 			return false
 		}
 	}

@@ -121,7 +121,7 @@ func WriteCommandHelp(w io.Writer, cmd *Command) {
 		}
 	}
 	for _, f := range cmd.Flags {
-		fmt.Fprintf(w, "  --%s: %s\n", f.Name, f.Help)
+		fmt.Fprintf(w, "  %s: %s\n", f.usage(), f.Help)
 	}
 	fmt.Fprintf(w, "Role: %s\n", cmd.Role)
 }
@@ -145,15 +145,20 @@ func (r *Registry) Suggestions(c *Ctx, before string) (word string, cands []prom
 	if !ok || !c.User.Role.Allows(cmd.Role) {
 		return word, nil, nil
 	}
-	args := fields[1:]
-	if word == "" {
-		args = append(args, "")
+	words := fields[1:]
+	if word != "" {
+		words = words[:len(words)-1]
 	}
-	if cmd.Complete != nil {
-		cands = cmd.Complete(c, args)
+	if flagCands, ok := flagSuggestions(c, cmd, words, word); ok {
+		return word, prompt.FilterHasPrefix(flagCands, word, false), cmd
 	}
-	for _, f := range cmd.Flags {
-		cands = append(cands, prompt.Suggest{Text: "--" + f.Name, Description: f.Help})
+	if !strings.HasPrefix(word, "-") {
+		if cmd.Complete != nil {
+			cands = cmd.Complete(c, append(positional(cmd, words), word))
+		}
+	}
+	if !slices.Contains(words, "--") {
+		cands = append(cands, flagNameSuggestions(cmd, words)...)
 	}
 	return word, prompt.FilterHasPrefix(cands, word, false), cmd
 }

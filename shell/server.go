@@ -16,6 +16,8 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/accounts/lockout"
+	"github.com/ferry-appliance/ferry/status"
 )
 
 // Limits bound what an unauthenticated client can cost the appliance.
@@ -24,19 +26,15 @@ type Limits struct {
 	LoginGrace         time.Duration // to finish authenticating
 	FirstAttempt       time.Duration // to try a first method once a slot is given (idle sockets lose it)
 	MaxUnauthenticated int           // concurrent connections not yet authenticated
-	LockoutFailures    int           // failed passwords from one address...
-	LockoutWindow      time.Duration // ...within this window...
-	LockoutDuration    time.Duration // ...lock it for this long
 }
 
-// DefaultLimits are the appliance's brute-force limits.
+// DefaultLimits are the appliance's brute-force limits (the lockout has its own, lockout.Default).
 var DefaultLimits = Limits{
 	MaxAuthTries: 6, LoginGrace: 30 * time.Second, FirstAttempt: 10 * time.Second, MaxUnauthenticated: 32,
-	LockoutFailures: 5, LockoutWindow: 10 * time.Minute, LockoutDuration: 10 * time.Minute,
 }
 
 // withDefaults fills every zero (or negative) field from DefaultLimits: a zero
-// LockoutFailures, say, would otherwise admit no password check at all.
+// MaxUnauthenticated, say, would otherwise admit no connection at all.
 func (l Limits) withDefaults() Limits {
 	pick := func(v, d time.Duration) time.Duration {
 		if v <= 0 {
@@ -55,18 +53,18 @@ func (l Limits) withDefaults() Limits {
 		MaxAuthTries: pickN(l.MaxAuthTries, d.MaxAuthTries), LoginGrace: pick(l.LoginGrace, d.LoginGrace),
 		FirstAttempt:       pick(l.FirstAttempt, d.FirstAttempt),
 		MaxUnauthenticated: pickN(l.MaxUnauthenticated, d.MaxUnauthenticated),
-		LockoutFailures:    pickN(l.LockoutFailures, d.LockoutFailures),
-		LockoutWindow:      pick(l.LockoutWindow, d.LockoutWindow), LockoutDuration: pick(l.LockoutDuration, d.LockoutDuration),
 	}
 }
 
 // Config is everything the shell server needs; New checks it.
 type Config struct {
 	Addr      string
-	HostKeys  []gossh.Signer
+	HostKeys  HostKeySource // read at Start: the keys live in the confdb, which opens first
 	Accounts  *accounts.Service
 	Registry  *Registry
 	Sessions  *Sessions
+	Lockout   *lockout.Lockout // shared with every other login path
+	Status    *status.Model    // the shell reports its section here while it runs
 	Logger    *slog.Logger
 	Limits    Limits
 	Version   string
@@ -74,32 +72,44 @@ type Config struct {
 	Hostname  string
 }
 
+// HostKeySource gives the host keys' private halves.
+type HostKeySource interface{ Signers() []gossh.Signer }
+
 // Server is the SSH listener on 7022.
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	guard *guard
 	srv   *ssh.Server
-	ln    net.Listener
-	wg    sync.WaitGroup
+	wg    sync.WaitGroup // the Serve goroutine
 
-	stopping atomic.Bool
+	mu        sync.Mutex // guards ln and statusReg across Start and Shutdown
+	ln        net.Listener
+	statusReg *status.Registration
+
+	stopping     atomic.Bool
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // New validates cfg; it touches no socket.
 func New(cfg Config) (*Server, error) {
 	switch {
-	case len(cfg.HostKeys) == 0:
+	case cfg.HostKeys == nil:
 		return nil, errors.New("shell: no host keys")
 	case cfg.Accounts == nil || cfg.Registry == nil || cfg.Sessions == nil:
 		return nil, errors.New("shell: accounts, registry and sessions are required")
+	case cfg.Status == nil:
+		return nil, errors.New("shell: a status model is required")
+	case cfg.Lockout == nil:
+		return nil, errors.New("shell: a lockout is required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	log := cfg.Logger.With("component", "shell")
-	s := &Server{cfg: cfg, log: log, guard: newGuard(log, cfg.Limits)}
+	s := &Server{cfg: cfg, log: log, guard: newGuard(log, cfg.Limits, cfg.Lockout)}
 	s.srv = &ssh.Server{
 		Addr:             cfg.Addr,
 		Version:          "Ferry",
@@ -121,19 +131,41 @@ func New(cfg Config) (*Server, error) {
 		},
 		// Only sessions: no port forwarding, no subsystems (the defaults deny them).
 	}
-	for _, k := range cfg.HostKeys {
-		s.srv.AddHostKey(k)
-	}
 	return s, nil
 }
 
-// Start binds the listener and returns the bind error, then serves in the background.
+// Start binds the listener and returns the bind error, then serves in the
+// background until Shutdown. ctx bounds the bind only.
 func (s *Server) Start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.ln != nil:
+		return errors.New("shell: already started")
+	case s.stopping.Load():
+		return errors.New("shell: already shut down")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("shell: %w", err)
+	}
+	keys := s.cfg.HostKeys.Signers()
+	if len(keys) == 0 {
+		return errors.New("shell: no host keys")
+	}
+	for _, k := range keys {
+		s.srv.AddHostKey(k)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("shell listen %s: %w", s.cfg.Addr, err)
 	}
-	s.ln = ln
+	reg, err := s.cfg.Status.Register("shell", nil, s.statusFields)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	s.ln, s.statusReg = ln, reg
 	s.log.Info(fmt.Sprintf("Ferry shell is now listening on %s as SSH.", ln.Addr()))
 	s.wg.Add(1)
 	go func() {
@@ -145,30 +177,74 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Addr is the bound address (useful with port 0).
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
-
-// Shutdown stops accepting, tells open sessions the appliance is going down,
-// waits for them until ctx ends, then closes what is left.
-func (s *Server) Shutdown(ctx context.Context) error {
+// Addr is the bound address (useful with port 0); nil before Start.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.ln == nil {
 		return nil
 	}
-	// Stop accepting first, so no session starts while the open ones are told to end.
-	s.stopping.Store(true)
-	s.ln.Close()
-	s.cfg.Sessions.closeAll("Ferry is shutting down; this session is closing.")
-	// Sessions end as soon as their handlers see the cancellation; then the connections
-	// (some clients keep an idle one open) are closed rather than waited for.
-	err := s.cfg.Sessions.waitEmpty(ctx)
-	if cerr := s.srv.Close(); err == nil && cerr != nil && !errors.Is(cerr, ssh.ErrServerClosed) {
-		err = cerr
-	}
-	s.wg.Wait()
-	if err != nil {
-		s.log.Warn("sessions still open at shutdown deadline; closed", "sessions", s.cfg.Sessions.Count())
+	return s.ln.Addr()
+}
+
+// Addrs names the bound address for the ready file.
+func (s *Server) Addrs() map[string]string {
+	if a := s.Addr(); a != nil {
+		return map[string]string{"ssh": a.String()}
 	}
 	return nil
+}
+
+// handlerGrace is how long session handlers get to return once their
+// connections are closed.
+const handlerGrace = time.Second
+
+// Shutdown stops accepting, tells open sessions the appliance is going down and
+// waits for them until ctx ends; then it closes every connection and waits for
+// its goroutines. Sessions still open at the deadline are an error. It is
+// idempotent and safe before Start.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping.Store(true)
+	ln, reg := s.ln, s.statusReg
+	s.mu.Unlock()
+	if ln == nil {
+		return nil
+	}
+	var errs []error
+	// Stop accepting first, so no session starts while the open ones are told to end.
+	if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		errs = append(errs, fmt.Errorf("close listener: %w", err))
+	}
+	sessions := s.cfg.Sessions
+	sessions.closeAll("Ferry is shutting down; this session is closing.")
+	// Sessions end as soon as their handlers see the cancellation; then the connections
+	// (some clients keep an idle one open) are closed rather than waited for.
+	waitErr := sessions.waitEmpty(ctx)
+	left := sessions.Count()
+	if err := s.srv.Close(); err != nil && !errors.Is(err, ssh.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		errs = append(errs, fmt.Errorf("close connections: %w", err))
+	}
+	s.wg.Wait()
+	// With their connections closed, the handlers return at once; a handler
+	// that does not is a bug worth reporting, not waiting for.
+	graceCtx, cancel := context.WithTimeout(context.Background(), handlerGrace)
+	defer cancel()
+	if err := sessions.waitEmpty(graceCtx); err != nil {
+		errs = append(errs, fmt.Errorf("%d session handlers did not return after their connections closed", sessions.Count()))
+	}
+	sessions.waitNotices()
+	reg.Remove()
+	if waitErr != nil {
+		s.log.Warn("sessions still open at the shutdown deadline; closed", "sessions", left)
+		errs = append(errs, fmt.Errorf("%d sessions still open at the deadline; closed: %w", left, waitErr))
+	}
+	return errors.Join(errs...)
 }
 
 // Close stops the server at once.
@@ -188,37 +264,64 @@ type Stats struct {
 }
 
 // Stats reports logins and refusals (open sessions are in the Sessions tracker).
+// Locked addresses count whichever login path locked them: they are locked here too.
 func (s *Server) Stats() Stats {
-	g := s.guard
+	ls := s.cfg.Lockout.Stats()
+	svc := ls.Services[lockoutService]
 	return Stats{
-		LoginsOK: g.loginsOK.Load(), LoginsFailed: g.loginsFailed.Load(),
-		RefusedLockedOut: g.refusedLocked.Load(), RefusedBusy: g.refusedBusy.Load(),
-		LockedOutAddrs: g.lockedCount(),
+		LoginsOK: s.guard.loginsOK.Load(), LoginsFailed: svc.Failed,
+		RefusedLockedOut: svc.Refused, RefusedBusy: s.guard.refusedBusy.Load(),
+		LockedOutAddrs: ls.Locked,
 	}
 }
 
+// The shell's fields (ferry_shell_*).
+var (
+	shellListen   = status.NewInfo("listen", "Address the SSH shell listens on")
+	shellSessions = status.NewGauge("sessions", "", "Open shell sessions")
+	shellLogins   = status.NewCounter("logins_total", "SSH logins by result (failed: wrong passwords)", "result")
+	shellRefused  = status.NewCounter("refused_total", "SSH connections or attempts refused, by reason", "reason")
+)
+
+func (s *Server) statusFields() []status.Field {
+	st := s.Stats()
+	listen := ""
+	if a := s.Addr(); a != nil {
+		listen = a.String()
+	}
+	return []status.Field{
+		shellListen.Field(listen), shellSessions.Field(s.cfg.Sessions.Count()),
+		shellLogins.Field(st.LoginsOK, "ok"), shellLogins.Field(st.LoginsFailed, "failed"),
+		shellRefused.Field(st.RefusedLockedOut, "locked_out"), shellRefused.Field(st.RefusedBusy, "busy"),
+	}
+}
+
+// lockoutService is the shell's label in the shared lockout's counters.
+const lockoutService = "ssh"
+
 func (s *Server) checkPassword(ctx ssh.Context, password string) bool {
-	host := hostOf(ctx.RemoteAddr())
+	lo := s.cfg.Lockout
 	// A connection accepted while its address was locked holds no global slot: it is
 	// refused even if the lock lapses meanwhile, so checks never escape the global cap.
-	if !holdsGlobalSlot(ctx) || !s.guard.beginCheck(host) {
-		s.guard.refusedLocked.Add(1)
-		s.guard.refuseLikeACheck()
+	if !holdsGlobalSlot(ctx) {
+		lo.Refuse(lockoutService)
 		return false
 	}
-	start := time.Now()
-	ok := s.cfg.Accounts.VerifyPassword(ctx.User(), password)
-	s.guard.endCheck(host, ok, time.Since(start))
+	check, ok := lo.Begin(ctx, lockoutService, hostOf(ctx.RemoteAddr()))
 	if !ok {
-		s.guard.loginsFailed.Add(1)
+		lo.Refuse(lockoutService)
+		return false
+	}
+	ok = s.cfg.Accounts.VerifyPassword(ctx.User(), password)
+	check.End(ok)
+	if !ok {
 		s.log.Warn("login failed", "account", ctx.User(), "remote", ctx.RemoteAddr().String(), "method", "password")
 	}
 	return ok
 }
 
 func (s *Server) checkKey(ctx ssh.Context, key ssh.PublicKey) bool {
-	if s.guard.locked(hostOf(ctx.RemoteAddr())) {
-		s.guard.refusedLocked.Add(1)
+	if s.cfg.Lockout.Denied(lockoutService, hostOf(ctx.RemoteAddr())) {
 		return false
 	}
 	return s.cfg.Accounts.VerifyKey(ctx.User(), key)

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/accounts/lockout"
 	"github.com/ferry-appliance/ferry/certs"
 	"github.com/ferry-appliance/ferry/commands"
 	"github.com/ferry-appliance/ferry/internal/testutil"
@@ -37,6 +39,8 @@ type fixture struct {
 	sessions *shell.Sessions
 	client   *gossh.ClientConfig
 	logs     *testutil.Buffer
+	model    *status.Model
+	config   shell.Config
 }
 
 // testCommands are extra entries that let a test hold, question or crash a handler.
@@ -70,6 +74,18 @@ func testCommands() []shell.Command {
 
 func newFixture(t *testing.T) *fixture { return newFixtureWith(t, shell.Limits{}) }
 
+// hostKeySource serves fixed host keys to the server and to ssh.hostKeys.
+type hostKeySource []gossh.Signer
+
+func (h hostKeySource) Signers() []gossh.Signer { return h }
+func (h hostKeySource) PublicKeys() []gossh.PublicKey {
+	var out []gossh.PublicKey
+	for _, s := range h {
+		out = append(out, s.PublicKey())
+	}
+	return out
+}
+
 func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "confdb.db"), time.Second)
@@ -93,8 +109,10 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 	hostKey, _ := certs.ParseHostKey(certs.HostKeyEd25519, hostPEM)
 	acc := accounts.New(st)
 	sessions := shell.NewSessions()
-	svc := &commands.Services{Accounts: acc, Store: st, Status: status.New(), Sessions: sessions, DataDir: t.TempDir()}
-	reg, err := commands.Registry(svc)
+	model := status.New()
+	svc := commands.Services{Accounts: acc, Confdb: st, Status: model, Sessions: sessions,
+		HostKeys: hostKeySource{hostKey}, LogPath: filepath.Join(t.TempDir(), "ferry.log")}
+	reg, err := commands.Build(svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,11 +125,13 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 		t.Fatal(err)
 	}
 	logs := &testutil.Buffer{}
-	srv, err := shell.New(shell.Config{
-		Addr: "127.0.0.1:0", HostKeys: []gossh.Signer{hostKey}, Accounts: acc, Registry: reg, Sessions: sessions,
-		Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "test", BuildDate: "today", Hostname: "box",
-		Limits: limits,
-	})
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	cfg := shell.Config{
+		Addr: "127.0.0.1:0", HostKeys: hostKeySource{hostKey}, Accounts: acc, Registry: reg, Sessions: sessions, Status: model,
+		Logger: log, Version: "test", BuildDate: "today", Hostname: "box",
+		Limits: limits, Lockout: lockout.New(lockout.Config{}, log, nil),
+	}
+	srv, err := shell.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +139,7 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	return &fixture{srv: srv, sessions: sessions, logs: logs, client: &gossh.ClientConfig{
+	return &fixture{srv: srv, sessions: sessions, logs: logs, model: model, config: cfg, client: &gossh.ClientConfig{
 		User: "root", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)},
 		HostKeyCallback: gossh.FixedHostKey(hostKey.PublicKey()), Timeout: 10 * time.Second,
 	}}
@@ -381,9 +401,84 @@ func TestInProcessShutdownWithAStuckClient(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- f.srv.Shutdown(ctx) }()
 	select {
-	case <-done:
+	case err := <-done:
+		// Hard-closing a session at the deadline is reported, not hidden.
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 sessions still open at the deadline") {
+			t.Fatalf("Shutdown = %v; want the session left open at the deadline reported", err)
+		}
 	case <-time.After(6 * time.Second):
 		t.Fatal("shutdown hung on a client that does not read")
+	}
+	if n := f.sessions.Count(); n != 0 {
+		t.Fatalf("%d sessions still tracked after shutdown", n)
+	}
+}
+
+// TestInProcessLifecycle: the shell keeps the component contract.
+func TestInProcessLifecycle(t *testing.T) {
+	f := newFixture(t)
+	names := func() []string {
+		var out []string
+		for _, sec := range f.model.Snapshot() {
+			out = append(out, sec.Name)
+		}
+		return out
+	}
+	if got := names(); !slices.Equal(got, []string{"shell"}) {
+		t.Fatalf("sections while running: %v", got)
+	}
+	if got := f.srv.Addrs()["ssh"]; got != f.srv.Addr().String() {
+		t.Errorf("Addrs = %q", got)
+	}
+	if err := f.srv.Start(context.Background()); err == nil {
+		t.Error("a second Start succeeded")
+	}
+	if err := f.srv.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := f.srv.Shutdown(context.Background()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	if got := names(); len(got) != 0 {
+		t.Errorf("sections after shutdown: %v (a stopped shell must leave the status model)", got)
+	}
+	if err := f.srv.Start(context.Background()); err == nil {
+		t.Error("Start after Shutdown succeeded")
+	}
+
+	// Safe before Start; a failed start leaves nothing to stop.
+	cfg := f.config
+	cfg.Status = status.New()
+	fresh, err := shell.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Shutdown(context.Background()); err != nil || fresh.Addr() != nil {
+		t.Errorf("Shutdown before Start = %v, Addr %v", err, fresh.Addr())
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg.Addr = busy.Addr().String()
+	taken, _ := shell.New(cfg)
+	if err := taken.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "shell listen") {
+		t.Fatalf("Start on a busy port = %v", err)
+	}
+	if len(cfg.Status.Snapshot()) != 0 {
+		t.Error("a failed Start left its status section behind")
+	}
+	if err := taken.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown after a failed Start = %v", err)
+	}
+	cfg.Addr = "127.0.0.1:0"
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	late, _ := shell.New(cfg)
+	if err := late.Start(cancelled); err == nil {
+		late.Close()
+		t.Error("Start ignored its cancelled context")
 	}
 }
 

@@ -18,9 +18,12 @@ type SessionInfo struct {
 
 // Sessions tracks open sessions so status commands can list them and shutdown can reach them.
 type Sessions struct {
-	mu   sync.Mutex
-	next int
-	open map[int]*tracked
+	mu    sync.Mutex
+	next  int
+	open  map[int]*tracked
+	empty chan struct{} // closed while no session is open
+	// notices are the goroutines closeAll started; Shutdown waits for them.
+	notices sync.WaitGroup
 }
 
 type tracked struct {
@@ -30,13 +33,20 @@ type tracked struct {
 }
 
 // NewSessions returns an empty tracker.
-func NewSessions() *Sessions { return &Sessions{open: map[int]*tracked{}} }
+func NewSessions() *Sessions {
+	empty := make(chan struct{})
+	close(empty)
+	return &Sessions{open: map[int]*tracked{}, empty: empty}
+}
 
 func (s *Sessions) add(info SessionInfo, notify func(string), cancel func()) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.next++
 	info.ID = s.next
+	if len(s.open) == 0 {
+		s.empty = make(chan struct{})
+	}
 	s.open[info.ID] = &tracked{info: info, notify: notify, cancel: cancel}
 	return info.ID
 }
@@ -44,7 +54,13 @@ func (s *Sessions) add(info SessionInfo, notify func(string), cancel func()) int
 func (s *Sessions) remove(id int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.open[id]; !ok {
+		return
+	}
 	delete(s.open, id)
+	if len(s.open) == 0 {
+		close(s.empty)
+	}
 }
 
 // List returns the open sessions, oldest first.
@@ -68,36 +84,47 @@ func (s *Sessions) Count() int {
 
 // waitEmpty returns when no session is open, or with ctx's error.
 func (s *Sessions) waitEmpty(ctx context.Context) error {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for s.Count() > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+	s.mu.Lock()
+	empty := s.empty
+	s.mu.Unlock()
+	select {
+	case <-empty:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }
 
-// closeAll tells every session msg and ends it. Each session gets its own goroutine:
-// a client that stops reading blocks only its own notice, which ends when the server
-// closes the connection.
+// noticeTimeout is how long a session's shutdown notice may take before the
+// session is ended anyway.
+const noticeTimeout = time.Second
+
+// closeAll tells every session msg and ends it. Each notice runs on its own
+// goroutine, so a client that stops reading blocks only its own notice; that
+// write ends when the server closes the connection. waitNotices waits for them.
 func (s *Sessions) closeAll(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.open {
+		told := make(chan struct{})
+		s.notices.Add(2)
 		go func() {
-			told := make(chan struct{})
-			go func() {
-				t.notify(msg)
-				close(told)
-			}()
+			defer s.notices.Done()
+			defer close(told)
+			t.notify(msg)
+		}()
+		go func() {
+			defer s.notices.Done()
+			timer := time.NewTimer(noticeTimeout)
+			defer timer.Stop()
 			select {
 			case <-told:
-			case <-time.After(time.Second):
+			case <-timer.C:
 			}
 			t.cancel()
 		}()
 	}
 }
+
+// waitNotices waits for the goroutines closeAll started.
+func (s *Sessions) waitNotices() { s.notices.Wait() }

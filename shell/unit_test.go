@@ -2,22 +2,33 @@ package shell
 
 // Unit tests of the shell's pure parts: line splitting, exit statuses, the
 // registry's validation and suggestions, secret redaction, dispatch rules and
-// the brute-force guard (with an injected clock).
+// the brute-force guard with its shared lockout (on an injected clock).
 
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gliderlabs/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/accounts/lockout"
+	"github.com/ferry-appliance/ferry/internal/testutil"
+	"github.com/ferry-appliance/ferry/status"
+	"github.com/ferry-appliance/ferry/store"
 )
 
 func TestSplitLineTable(t *testing.T) {
@@ -123,7 +134,7 @@ func TestMessageText(t *testing.T) {
 		{"exit", ErrExit, ""},
 		{"reported", fmt.Errorf("x: %w", ErrReported), ""},
 		{"plain", errors.New("disk full"), "disk full"},
-		{"usage", Usagef("account.add NAME admin|viewer"), "usage: account.add NAME admin|viewer"},
+		{"usage", Usagef("usage: account.add NAME admin|viewer"), "usage: account.add NAME admin|viewer"},
 		{"line error", lineError{n: 7, err: errors.New("boom")}, "line 7: boom"},
 		{"line error without message", lineError{n: 2, err: ErrReported}, "line 2: command failed"},
 	}
@@ -286,43 +297,6 @@ func TestEditDistance(t *testing.T) {
 	}
 }
 
-func TestRedactSecretArgs(t *testing.T) {
-	plain := &Command{Name: "account.add"}
-	secret1 := &Command{Name: "user.setpw", SecretArgs: []int{1}, Flags: []Flag{{Name: "force"}}}
-	secret02 := &Command{Name: "wifi.join", SecretArgs: []int{0, 2}}
-	tests := []struct {
-		name  string
-		cmd   *Command
-		words []string
-		want  string
-	}{
-		{"unknown command: no text", nil, []string{"Hunter2-Password", "a", "b"}, unknownText},
-		{"no secrets", plain, []string{"account.add", "bob", "viewer"}, "account.add bob viewer"},
-		{"second arg masked", secret1, []string{"user.setpw", "bob", "hunter2hunter2"}, "user.setpw bob ********"},
-		{"flags do not count as positions", secret1,
-			[]string{"user.setpw", "--force", "bob", "--force", "hunter2hunter2"}, "user.setpw --force bob --force ********"},
-		{"missing secret arg", secret1, []string{"user.setpw", "bob"}, "user.setpw bob"},
-		{"extra args after the secret kept", secret1, []string{"user.setpw", "bob", "pw", "extra"}, "user.setpw bob ******** extra"},
-		{"several secrets", secret02, []string{"wifi.join", "ssid", "wpa2", "passphrase"}, "wifi.join ******** wpa2 ********"},
-		{"command name never masked", secret02, []string{"wifi.join"}, "wifi.join"},
-		// Positions follow dispatch: a bare "--" and undeclared --words are arguments.
-		{"bare -- is a position", secret1, []string{"user.setpw", "--", "TopSecret-Pass1"}, "user.setpw -- ********"},
-		{"secret starting with --", secret1, []string{"user.setpw", "bob", "--TopSecret"}, "user.setpw bob ********"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			orig := append([]string(nil), tc.words...)
-			got := redact(tc.cmd, tc.words)
-			if got != tc.want {
-				t.Errorf("redact(%q) = %q, want %q", tc.words, got, tc.want)
-			}
-			if !reflect.DeepEqual(tc.words, orig) {
-				t.Errorf("redact modified its input: %q", tc.words)
-			}
-		})
-	}
-}
-
 // TestDispatchRules runs lines through runLine with fake commands and checks
 // what ran, the error class, and the audit record.
 func TestDispatchRules(t *testing.T) {
@@ -395,7 +369,8 @@ func TestDispatchRules(t *testing.T) {
 			wantRan: []string{"bob"}, wantArgs: [][]string{{"bob", "TopSecret-Pass1"}},
 			audit: []string{"setpw bob ********"}, notAudit: []string{"TopSecret"}},
 		{name: "secret redacted when usage fails", user: admin, line: "setpw bob 'TopSecret-Pass1' extra",
-			wantErr: ErrUsage, audit: []string{"setpw bob ******** extra"}, notAudit: []string{"TopSecret"}},
+			wantErr: ErrUsage, audit: []string{"setpw (3 arguments, not shown: usage error)", "result=\"usage error\""},
+			notAudit: []string{"TopSecret", "bob"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -454,100 +429,180 @@ func TestDispatchRules(t *testing.T) {
 
 var errUnitAny = errors.New("any error")
 
-// unitClock is a settable clock for the guard.
-type unitClock struct{ t time.Time }
-
-func (c *unitClock) now() time.Time          { return c.t }
-func (c *unitClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func unitGuard() (*guard, *unitClock) {
-	limits := Limits{
-		MaxAuthTries: 6, LoginGrace: time.Second, MaxUnauthenticated: 4,
-		LockoutFailures: 5, LockoutWindow: 10 * time.Minute, LockoutDuration: 15 * time.Minute,
+// unitConfig is a complete server config around lo, with a real (empty) account store.
+func unitConfig(t *testing.T, lo *lockout.Lockout) Config {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "confdb.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	g := newGuard(slog.New(slog.DiscardHandler), limits)
-	clock := &unitClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-	g.now = clock.now
-	return g, clock
-}
-
-func TestGuardLockout(t *testing.T) {
-	g, clock := unitGuard()
-	const host = "192.0.2.10"
-	for i := 1; i <= 4; i++ {
-		g.fail(host)
-		if g.locked(host) {
-			t.Fatalf("locked after %d failures; the threshold is 5", i)
-		}
-		clock.advance(time.Minute)
+	t.Cleanup(func() { st.Close() })
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
 	}
-	g.fail(host) // 5th, within 10 minutes of the first
-	if !g.locked(host) {
-		t.Fatal("not locked after 5 failures within the window")
-	}
-	if g.locked("192.0.2.11") {
-		t.Error("another address is locked too")
-	}
-
-	clock.advance(15*time.Minute - time.Second)
-	if !g.locked(host) {
-		t.Fatal("lock expired before LockoutDuration")
-	}
-	clock.advance(2 * time.Second)
-	if g.locked(host) {
-		t.Fatal("still locked after LockoutDuration")
-	}
-	// The count started over: one more failure does not lock again.
-	g.fail(host)
-	if g.locked(host) {
-		t.Error("locked again by a single failure after the lock expired")
+	return Config{
+		HostKeys: unitKeys{signer}, Accounts: accounts.New(st), Registry: unitRegistry(t),
+		Sessions: NewSessions(), Lockout: lo, Status: status.New(), Logger: slog.New(slog.DiscardHandler),
 	}
 }
 
-func TestGuardOldFailuresDoNotCount(t *testing.T) {
-	g, clock := unitGuard()
-	const host = "2001:db8::1"
-	for i := 0; i < 4; i++ {
-		g.fail(host)
+type unitKeys []gossh.Signer
+
+func (k unitKeys) Signers() []gossh.Signer { return k }
+
+// unitGuard is a server whose lockout runs on a settable clock.
+func unitGuard(t *testing.T) (*Server, *lockout.Lockout, *testutil.Clock) {
+	t.Helper()
+	clock := testutil.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	lo := lockout.New(lockout.Config{}, slog.New(slog.DiscardHandler), clock.Now)
+	s, err := New(unitConfig(t, lo))
+	if err != nil {
+		t.Fatal(err)
 	}
-	clock.advance(10 * time.Minute) // exactly the window: those four are now too old
-	g.fail(host)
-	if g.locked(host) {
-		t.Fatal("failures older than the window were counted")
+	return s, lo, clock
+}
+
+// unitSSHCtx is the part of a connection's ssh.Context the guard uses.
+type unitSSHCtx struct {
+	context.Context
+	sync.Mutex
+	remote net.Addr
+	values map[any]any
+}
+
+func newUnitSSHCtx(remote string) *unitSSHCtx {
+	return &unitSSHCtx{Context: context.Background(), remote: &net.TCPAddr{IP: net.ParseIP(remote), Port: 40000},
+		values: map[any]any{}}
+}
+
+func (c *unitSSHCtx) User() string          { return "root" }
+func (c *unitSSHCtx) SessionID() string     { return "" }
+func (c *unitSSHCtx) ClientVersion() string { return "SSH-2.0-unit" }
+func (c *unitSSHCtx) ServerVersion() string { return "SSH-2.0-Ferry" }
+func (c *unitSSHCtx) RemoteAddr() net.Addr  { return c.remote }
+func (c *unitSSHCtx) LocalAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7022}
+}
+func (c *unitSSHCtx) Permissions() *ssh.Permissions {
+	return &ssh.Permissions{Permissions: &gossh.Permissions{}}
+}
+func (c *unitSSHCtx) SetValue(key, value any) { c.values[key] = value }
+func (c *unitSSHCtx) Value(key any) any {
+	if v, ok := c.values[key]; ok {
+		return v
 	}
-	// Sliding window: 4 recent ones plus one within the window lock.
-	for i := 0; i < 3; i++ {
-		clock.advance(time.Minute)
-		g.fail(host)
-		if g.locked(host) {
-			t.Fatalf("locked after %d recent failures", i+2)
-		}
+	return c.Context.Value(key)
+}
+
+// unitConn is an accepted socket that goes nowhere.
+type unitConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c unitConn) RemoteAddr() net.Addr { return c.remote }
+func (c unitConn) Close() error         { return nil }
+
+// unitAccept runs the guard's accept for a client at remote and returns its context.
+func (s *Server) unitAccept(t *testing.T, remote string) (*unitSSHCtx, net.Conn) {
+	t.Helper()
+	ctx := newUnitSSHCtx(remote)
+	conn := s.guard.accept(ctx, unitConn{remote: ctx.remote})
+	if conn == nil {
+		t.Fatalf("accept refused %s", remote)
 	}
-	clock.advance(time.Minute)
-	g.fail(host)
-	if !g.locked(host) {
-		t.Fatal("not locked after 5 failures within the window")
+	t.Cleanup(func() { conn.Close() })
+	return ctx, conn
+}
+
+// fail records one failed password check for src, as another login path (the web console) does.
+func fail(t *testing.T, lo *lockout.Lockout, src string) {
+	t.Helper()
+	c, ok := lo.Begin(context.Background(), "web", src)
+	if !ok {
+		t.Fatalf("Begin(%s) refused", src)
+	}
+	c.End(false)
+}
+
+func TestGuardRequiresLockout(t *testing.T) {
+	cfg := unitConfig(t, nil)
+	if s, err := New(cfg); err == nil || err.Error() != "shell: a lockout is required" {
+		t.Fatalf("New without a lockout = %v, %v", s, err)
+	}
+	cfg.Lockout = lockout.New(lockout.Config{}, nil, nil)
+	if _, err := New(cfg); err != nil {
+		t.Fatalf("New with a lockout: %v", err)
 	}
 }
 
-func TestGuardSlidingWindowDropsOnlyOldest(t *testing.T) {
-	g, clock := unitGuard()
-	const host = "198.51.100.7"
-	// Failures at 0, 3, 6, 9 minutes; at 11 minutes the first is out of the
-	// window but the other three and the new one make only 4.
-	for i := 0; i < 4; i++ {
-		g.fail(host)
-		clock.advance(3 * time.Minute)
+// A source the shared lockout has locked (here through another login path) gets no
+// global slot and has its passwords and keys refused, counted in the shell's stats.
+func TestGuardRefusesALockedSource(t *testing.T) {
+	s, lo, clock := unitGuard(t)
+	const locked = "192.0.2.10"
+	for range 5 {
+		fail(t, lo, locked)
 	}
-	clock.advance(-time.Minute) // t = 11m
-	g.fail(host)
-	if g.locked(host) {
-		t.Fatal("locked with only 4 failures inside the window")
+	ctx, _ := s.unitAccept(t, locked)
+	if holdsGlobalSlot(ctx) || len(s.guard.unauth) != 0 {
+		t.Fatal("a locked source was given a global slot")
 	}
-	clock.advance(time.Second)
-	g.fail(host) // 3, 6, 9, 11, 11m1s: five inside the window
-	if !g.locked(host) {
-		t.Fatal("not locked with 5 failures inside the window")
+	_, pub, _ := ed25519.GenerateKey(rand.Reader)
+	key, _ := gossh.NewPublicKey(pub)
+	if s.checkKey(ctx, key) {
+		t.Fatal("key accepted from a locked source")
+	}
+	if s.checkPassword(ctx, "anything") {
+		t.Fatal("password accepted from a locked source")
+	}
+	want := Stats{RefusedLockedOut: 2, LockedOutAddrs: 1}
+	if st := s.Stats(); st != want {
+		t.Fatalf("Stats() = %+v, want %+v", st, want)
+	}
+	// Accepted while locked, the connection stays refused after the lock lapses: it
+	// holds no global slot, so its checks would escape the global cap.
+	clock.Advance(lockout.Default.Duration)
+	if lo.Locked(locked) {
+		t.Fatal("still locked after the lock duration")
+	}
+	if s.checkPassword(ctx, "anything") {
+		t.Fatal("password accepted on a connection without a global slot")
+	}
+	if st := s.Stats(); st.RefusedLockedOut != 3 || st.LockedOutAddrs != 0 || st.LoginsFailed != 0 {
+		t.Fatalf("Stats() after the lock lapsed = %+v", st)
+	}
+	// A new connection now gets a slot.
+	if ctx, _ := s.unitAccept(t, locked); !holdsGlobalSlot(ctx) || len(s.guard.unauth) != 1 {
+		t.Fatal("no global slot once the lock lapsed")
+	}
+}
+
+// A wrong SSH password counts in the shared lockout: with four failures from another
+// login path it locks the source for both.
+func TestGuardPasswordFailureCountsInTheLockout(t *testing.T) {
+	s, lo, _ := unitGuard(t)
+	const src = "2001:db8::77"
+	for range 4 {
+		fail(t, lo, "2001:db8::/64")
+	}
+	ctx, _ := s.unitAccept(t, src)
+	if !holdsGlobalSlot(ctx) {
+		t.Fatal("an unlocked source got no global slot")
+	}
+	if s.checkPassword(ctx, "wrong-password") {
+		t.Fatal("a wrong password was accepted")
+	}
+	if !lo.Locked("2001:db8::/64") {
+		t.Fatal("4 web + 1 ssh failures did not lock the /64")
+	}
+	if st := s.Stats(); st != (Stats{LoginsFailed: 1, LockedOutAddrs: 1}) {
+		t.Fatalf("Stats() = %+v", st)
+	}
+	if ls := lo.Stats(); ls.Services["ssh"].Failed != 1 || ls.Services["web"].Failed != 4 || ls.Locks != 1 {
+		t.Fatalf("lockout stats = %+v", ls)
 	}
 }
 
@@ -568,13 +623,6 @@ func TestHostOf(t *testing.T) {
 		if got := hostOf(tc.addr); got != tc.want {
 			t.Errorf("hostOf(%v) = %q, want %q", tc.addr, got, tc.want)
 		}
-	}
-}
-
-// fail records one failed password check for addr, as checkPassword does.
-func (g *guard) fail(addr string) {
-	if g.beginCheck(addr) {
-		g.endCheck(addr, false, 0)
 	}
 }
 

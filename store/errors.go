@@ -6,7 +6,6 @@ import "errors"
 var (
 	ErrNotFound     = errors.New("not found")
 	ErrExists       = errors.New("already exists")
-	ErrLastAdmin    = errors.New("it is the last admin account")
 	ErrLocked       = errors.New("confdb is locked by another process")
 	ErrSchemaTooNew = errors.New("confdb schema too new")
 	ErrCorrupt      = errors.New("confdb record is corrupt")

@@ -2,49 +2,96 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Store is the confdb. All methods are safe for concurrent use.
+// Store is the confdb. All methods are safe for concurrent use once it is open.
+// As an appliance component, Start opens it and Shutdown closes it.
 type Store struct {
-	db   *bolt.DB
-	path string
+	path        string
+	lockTimeout time.Duration
+	db          *bolt.DB
+	created     bool // the file did not exist before Start
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+// New checks the confdb's settings; it touches no file.
+func New(path string, lockTimeout time.Duration) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("confdb: no path")
+	}
+	return &Store{path: path, lockTimeout: lockTimeout}, nil
 }
 
 // Open opens or creates the confdb at path (mode 0600) and migrates it.
 // If another process holds the file it gives up after lockTimeout with ErrLocked.
 func Open(path string, lockTimeout time.Duration) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("confdb directory: %w", err)
+	s, err := New(path, lockTimeout)
+	if err != nil {
+		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if err := s.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Start opens or creates the file (mode 0600), takes its lock and migrates it.
+func (s *Store) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	path := s.path
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("confdb directory: %w", err)
+	}
+	_, statErr := os.Stat(path)
+	created := errors.Is(statErr, os.ErrNotExist)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: s.lockTimeout})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open %s: %w (is another ferryd running on this data dir?)", path, ErrLocked)
+		return fmt.Errorf("open %s: %w (is another ferryd running on this data dir?)", path, ErrLocked)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open confdb %s: %w", path, err)
+		return fmt.Errorf("open confdb %s: %w", path, err)
 	}
 	// bbolt keeps the mode of an existing file; an appliance's config is never world-readable.
 	if err := os.Chmod(path, 0o600); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("confdb %s: %w", path, err)
+		return fmt.Errorf("confdb %s: %w", path, err)
 	}
 	if err := migrate(db); err != nil {
 		db.Close()
-		return nil, err
+		return err
 	}
-	return &Store{db: db, path: path}, nil
+	s.db, s.created = db, created
+	return nil
 }
 
-// Close releases the file lock.
-func (s *Store) Close() error { return s.db.Close() }
+// Created reports whether Start created the file: this is the data dir's first boot.
+func (s *Store) Created() bool { return s.created }
+
+// Shutdown closes the confdb and releases its lock; it is Close as a component.
+func (s *Store) Shutdown(context.Context) error { return s.Close() }
+
+// Close releases the file lock. It is idempotent and safe on a store that never opened.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.db != nil {
+			s.closeErr = s.db.Close()
+		}
+	})
+	return s.closeErr
+}
 
 // Path is the confdb file.
 func (s *Store) Path() string { return s.path }

@@ -363,60 +363,49 @@ func TestAccountCRUD(t *testing.T) {
 	}
 }
 
-func TestLastAdminProtection(t *testing.T) {
-	demote := func(a *store.Account) error { a.Role = "viewer"; return nil }
-
-	t.Run("delete last admin refused", func(t *testing.T) {
-		s, _ := openStore(t)
-		mustCreate(t, s, account("root", "admin"), account("view", "viewer"))
-		if err := s.DeleteAccount("root"); !errors.Is(err, store.ErrLastAdmin) {
-			t.Fatalf("DeleteAccount(last admin) = %v; want ErrLastAdmin", err)
+// TestUpdateAccountsIsOneTransaction: what fn reads and writes commits together,
+// or not at all (the accounts package builds its cross-record rules on this).
+func TestUpdateAccountsIsOneTransaction(t *testing.T) {
+	s, _ := openStore(t)
+	mustCreate(t, s, account("a1", "admin"), account("v1", "viewer"))
+	boom := errors.New("boom")
+	err := s.UpdateAccounts(func(tx store.AccountsTx) error {
+		if err := tx.Delete("a1"); err != nil {
+			return err
 		}
-		if _, err := s.Account("root"); err != nil {
-			t.Errorf("last admin gone after refused delete: %v", err)
+		if err := tx.Put(account("a2", "admin")); err != nil {
+			return err
 		}
-		// Deleting a viewer is fine even with a single admin.
-		if err := s.DeleteAccount("view"); err != nil {
-			t.Errorf("DeleteAccount(viewer): %v", err)
+		all, err := tx.Accounts()
+		if err != nil || len(all) != 2 || all[0].Name != "a2" {
+			t.Errorf("inside the transaction: %v, %v; want a2 and v1", all, err)
 		}
+		return boom
 	})
-	t.Run("demote last admin refused", func(t *testing.T) {
-		s, _ := openStore(t)
-		mustCreate(t, s, account("root", "admin"), account("view", "viewer"))
-		if err := s.UpdateAccount("root", demote); !errors.Is(err, store.ErrLastAdmin) {
-			t.Fatalf("demoting last admin = %v; want ErrLastAdmin", err)
+	if !errors.Is(err, boom) {
+		t.Fatalf("UpdateAccounts = %v; want boom", err)
+	}
+	if _, err := s.Account("a1"); err != nil {
+		t.Errorf("a failed transaction deleted a1: %v", err)
+	}
+	if _, err := s.Account("a2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a failed transaction created a2: %v", err)
+	}
+	err = s.UpdateAccounts(func(tx store.AccountsTx) error {
+		if _, err := tx.Account("nobody"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("tx.Account(missing) = %v; want ErrNotFound", err)
 		}
-		if a, _ := s.Account("root"); a.Role != "admin" {
-			t.Errorf("refused demotion was written: role = %q", a.Role)
+		if err := tx.Delete("nobody"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("tx.Delete(missing) = %v; want ErrNotFound", err)
 		}
-		// Other updates of the last admin are fine.
-		if err := s.UpdateAccount("root", func(a *store.Account) error { a.MustChangePassword = true; return nil }); err != nil {
-			t.Errorf("non-role update of last admin: %v", err)
-		}
+		return tx.Delete("v1")
 	})
-	t.Run("delete allowed with another admin", func(t *testing.T) {
-		s, _ := openStore(t)
-		mustCreate(t, s, account("a1", "admin"), account("a2", "admin"))
-		if err := s.DeleteAccount("a1"); err != nil {
-			t.Fatalf("DeleteAccount(a1) with a2 admin: %v", err)
-		}
-		if err := s.DeleteAccount("a2"); !errors.Is(err, store.ErrLastAdmin) {
-			t.Errorf("DeleteAccount(a2, now last) = %v; want ErrLastAdmin", err)
-		}
-	})
-	t.Run("demote allowed with another admin", func(t *testing.T) {
-		s, _ := openStore(t)
-		mustCreate(t, s, account("a1", "admin"), account("a2", "admin"))
-		if err := s.UpdateAccount("a2", demote); err != nil {
-			t.Fatalf("demote a2 with a1 admin: %v", err)
-		}
-		if a, _ := s.Account("a2"); a.Role != "viewer" {
-			t.Errorf("a2 role = %q, want viewer", a.Role)
-		}
-		if err := s.UpdateAccount("a1", demote); !errors.Is(err, store.ErrLastAdmin) {
-			t.Errorf("demote a1 (now last) = %v; want ErrLastAdmin", err)
-		}
-	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Account("v1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("committed delete of v1 not applied: %v", err)
+	}
 }
 
 func TestHistoryOrderAndLimit(t *testing.T) {

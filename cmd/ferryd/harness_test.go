@@ -1,12 +1,12 @@
 package main
 
 // The integration harness: ferryd runs as a real subprocess on 127.0.0.1 with a
-// port it picks itself (--ssh-addr 127.0.0.1:0; the test reads the address from the
-// log), and is driven by OpenSSH's ssh (through sshpass) and by x/crypto/ssh.
+// port it picks itself (--ssh-addr 127.0.0.1:0; the test reads the bound addresses
+// from --ready-file), and is driven by OpenSSH's ssh (through sshpass) and by x/crypto/ssh.
 
 import (
-	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,17 +63,18 @@ func TestMain(m *testing.M) {
 }
 
 type daemon struct {
-	t      *testing.T
-	dir    string
-	addr   string
-	port   string
-	cmd    *exec.Cmd
-	logs   *testutil.Buffer
-	exited chan struct{}
-	err    error // set when exited is closed
+	t         *testing.T
+	dir       string
+	addr      string
+	port      string
+	cmd       *exec.Cmd
+	logs      *testutil.Buffer
+	exited    chan struct{}
+	err       error // set when exited is closed
+	readyInfo readyFileContent
+	// readyFile is where ferryd wrote ready.
+	readyFile string
 }
-
-var listeningRE = regexp.MustCompile(`Ferry shell is now listening on (127\.0\.0\.1:\d+) as SSH\.`)
 
 // startDaemon starts ferryd on dir (a fresh temp dir if ""), waits until it listens,
 // and stops it when the test ends.
@@ -93,47 +93,68 @@ func launch(t *testing.T, dir string, extra ...string) (*daemon, error) {
 		dir = t.TempDir()
 	}
 	d := &daemon{t: t, dir: dir, logs: &testutil.Buffer{}, exited: make(chan struct{})}
-	args := append([]string{"--data-dir", dir, "--ssh-addr", "127.0.0.1:0"}, extra...)
+	readyDir, err := os.MkdirTemp("", "ferryd-ready-")
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { os.RemoveAll(readyDir) })
+	readyFile := filepath.Join(readyDir, "ready.json")
+	d.readyFile = readyFile
+	args := append([]string{"--data-dir", dir, "--ssh-addr", "127.0.0.1:0", "--ready-file", readyFile}, extra...)
 	d.cmd = exec.Command(ferrydBin, args...)
 	d.cmd.Env = append(os.Environ(), "FERRY_INITIAL_PASSWORD="+initialPassword)
 	// If the test binary dies (a timeout, a kill), its daemons die with it.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	pr, pw := io.Pipe()
-	d.cmd.Stderr = pw
+	d.cmd.Stderr = d.logs
 	d.cmd.Stdout = d.logs
 	if err := d.cmd.Start(); err != nil {
 		return nil, err
 	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			d.logs.Write([]byte(line + "\n"))
-			if m := listeningRE.FindStringSubmatch(line); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
 	go func() {
 		d.err = d.cmd.Wait()
-		pw.Close()
 		close(d.exited)
 	}()
-	select {
-	case a := <-addr:
-		d.addr = a
-		_, d.port, _ = net.SplitHostPort(a)
-		return d, nil
-	case <-d.exited:
-		return d, fmt.Errorf("ferryd exited before listening: %v\n%s", d.err, d.logs.String())
-	case <-time.After(waitFor):
-		d.cmd.Process.Kill()
-		return d, fmt.Errorf("ferryd did not listen within %s:\n%s", waitFor, d.logs.String())
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case <-tick.C:
+			ready, err := readReady(readyFile)
+			if err != nil {
+				continue // not written yet
+			}
+			if ready.PID != d.cmd.Process.Pid || ready.Listeners["ssh"] == "" {
+				d.cmd.Process.Kill()
+				return d, fmt.Errorf("ready file %s: %+v is not this daemon's", readyFile, ready)
+			}
+			d.readyInfo = ready
+			d.addr = ready.Listeners["ssh"]
+			_, d.port, _ = net.SplitHostPort(d.addr)
+			return d, nil
+		case <-d.exited:
+			return d, fmt.Errorf("ferryd exited before it was ready: %v\n%s", d.err, d.logs.String())
+		case <-deadline:
+			d.cmd.Process.Kill()
+			return d, fmt.Errorf("ferryd was not ready within %s:\n%s", waitFor, d.logs.String())
+		}
 	}
+}
+
+// readyFileContent is what ferryd writes to --ready-file.
+type readyFileContent struct {
+	PID       int               `json:"pid"`
+	Version   string            `json:"version"`
+	Listeners map[string]string `json:"listeners"`
+}
+
+func readReady(path string) (readyFileContent, error) {
+	var r readyFileContent
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	return r, json.Unmarshal(raw, &r)
 }
 
 // stop sends SIGTERM and waits; it reports a data race the daemon printed.
@@ -335,4 +356,58 @@ func waitUntil(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// statusJSON is `system.status --json`: sections in order, each with its fields.
+type statusJSON []struct {
+	Section string            `json:"section"`
+	Labels  map[string]string `json:"labels"`
+	Fields  []struct {
+		Name   string            `json:"name"`
+		Kind   string            `json:"kind"`
+		Labels map[string]string `json:"labels"`
+		Value  any               `json:"value"`
+	} `json:"fields"`
+}
+
+// value returns a field's value; labels are name, value pairs the field must carry.
+func (s statusJSON) value(t *testing.T, section, field string, labels ...string) any {
+	t.Helper()
+	for _, sec := range s {
+		if sec.Section != section {
+			continue
+		}
+	fields:
+		for _, f := range sec.Fields {
+			if f.Name != field {
+				continue
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if f.Labels[labels[i]] != labels[i+1] {
+					continue fields
+				}
+			}
+			return f.Value
+		}
+	}
+	t.Fatalf("system.status has no %s %s %v: %+v", section, field, labels, s)
+	return nil
+}
+
+func (s statusJSON) number(t *testing.T, section, field string, labels ...string) float64 {
+	t.Helper()
+	v, ok := s.value(t, section, field, labels...).(float64)
+	if !ok {
+		t.Fatalf("%s %s %v is not a number", section, field, labels)
+	}
+	return v
+}
+
+func parseStatus(t *testing.T, out string) statusJSON {
+	t.Helper()
+	var s statusJSON
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("system.status --json: %v\n%s", err, out)
+	}
+	return s
 }

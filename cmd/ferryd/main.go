@@ -2,12 +2,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -32,6 +30,7 @@ type options struct {
 	sshAddr   string
 	bootstrap string
 	logLevel  string
+	readyFile string
 }
 
 func main() {
@@ -41,6 +40,7 @@ func main() {
 	fs.StringVar(&o.sshAddr, "ssh-addr", ":7022", "address of the SSH admin shell")
 	fs.StringVar(&o.bootstrap, "bootstrap", "", "shell commands run once on first boot (default: embedded; /dev/null: none)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.readyFile, "ready-file", "", "write JSON {pid, version, listeners} here once every listener is up")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
@@ -79,16 +79,4 @@ func run(o options) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	return app.stop(ctx)
-}
-
-// bootstrapSource returns the first-boot batch named by --bootstrap.
-func bootstrapSource(path string) (io.Reader, func(), error) {
-	if path == "" {
-		return bytes.NewReader(defaultBootstrap), func() {}, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--bootstrap: %w", err)
-	}
-	return f, func() { f.Close() }, nil
 }

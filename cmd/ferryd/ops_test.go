@@ -164,7 +164,7 @@ func TestConfdbBackupAndExport(t *testing.T) {
 	// The live confdb is never a backup target, however it is named.
 	for _, target := range []string{"confdb.db", filepath.Join(d.dir, "confdb.db"), "./log/../confdb.db"} {
 		r := d.openssh(t, "root", changedPassword, "", "confdb.backup --force "+target)
-		if r.code != 1 || !strings.Contains(r.stderr, "refusing to overwrite the live confdb") {
+		if r.code != 1 || !strings.Contains(r.stderr, "is the live confdb; refusing to overwrite it") {
 			t.Fatalf("backup onto %s: %+v", target, r)
 		}
 	}
@@ -227,5 +227,30 @@ func TestRemovedRootStaysRemoved(t *testing.T) {
 	}
 	if out := d2.mustRunAs(t, "ops", "Ops-Changed-0002", "account.list"); strings.Contains(out, "| root") {
 		t.Fatalf("root listed after restart:\n%s", out)
+	}
+}
+
+// TestReadyFile: ferryd tells scripts and tests where it listens once every part
+// is up, in a 0600 JSON file that goes away when it stops.
+func TestReadyFile(t *testing.T) {
+	d := startDaemon(t, "")
+	st, err := os.Stat(d.readyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("ready file mode %v, want 0600", st.Mode().Perm())
+	}
+	if d.readyInfo.PID != d.cmd.Process.Pid || d.readyInfo.Version == "" {
+		t.Errorf("ready file = %+v", d.readyInfo)
+	}
+	// The address it names is the shell's: the harness logs in there.
+	if out := d.readyInfo.Listeners["ssh"]; !strings.HasPrefix(out, "127.0.0.1:") || strings.HasSuffix(out, ":0") {
+		t.Fatalf("ssh listener %q", out)
+	}
+	d.ready(t).mustRun(t, "account.list", "")
+	d.stop()
+	if _, err := os.Stat(d.readyFile); !os.IsNotExist(err) {
+		t.Errorf("ready file still there after stop: %v", err)
 	}
 }

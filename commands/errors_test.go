@@ -1,0 +1,71 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/shell"
+)
+
+// TestErrorLinesGolden pins the one form of error lines: the object and what went
+// wrong (`account "ops": already exists`), and for usage errors the command, the
+// problem and its usage line. Each case is a batch: the command, then its answers.
+func TestErrorLinesGolden(t *testing.T) {
+	svc := testServices(t)
+	reg, err := Build(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Accounts.Add("root", accounts.Admin, "Root-Password-01"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Accounts.Add("tester", accounts.Viewer, "Tester-Password-01"); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		as    accounts.Role
+		batch string
+	}{
+		{accounts.Admin, "account.add"},
+		{accounts.Admin, "account.add ops superuser"},
+		{accounts.Admin, "account.add root admin"},
+		{accounts.Admin, "account.add ops viewer\nOps-Password-001\nOps-Password-002"},
+		{accounts.Admin, "account.add ops viewer\nshort\nshort"},
+		{accounts.Admin, "account.remove ghost"},
+		{accounts.Admin, "account.remove tester"},
+		{accounts.Admin, "account.remove root"},
+		{accounts.Admin, "account.removeKey root SHA256:nope"},
+		{accounts.Admin, "account.addKey root 'not a key'"},
+		{accounts.Admin, "dom.resetPassword example.com root"},
+		{accounts.Admin, "dom.resetPassword localhost ghost"},
+		{accounts.Viewer, "passwd\nWrong-Password-01\nNew-Password-0001\nNew-Password-0001"},
+		{accounts.Viewer, "account.add ops viewer"},
+		{accounts.Viewer, "account.list --yaml"},
+		{accounts.Viewer, "account.list --json=yes"},
+		{accounts.Viewer, "account.list --json --json"},
+		{accounts.Viewer, "account.list extra"},
+		{accounts.Viewer, "account.list 'unterminated"},
+		{accounts.Viewer, "tcpscan localhost 0"},
+		{accounts.Viewer, "tcpscan localhost 22 0"},
+		{accounts.Viewer, "logger.tail many"},
+		{accounts.Viewer, "help nosuch"},
+		{accounts.Viewer, "acount.list"},
+		{accounts.Admin, "confdb.backup " + svc.Confdb.Path()},
+	}
+	var got strings.Builder
+	for _, tc := range cases {
+		user := accounts.Identity{Name: "tester", Role: tc.as}
+		err := reg.RunBatch(context.Background(), discard(), user, strings.NewReader(tc.batch+"\n"), &bytes.Buffer{})
+		first, _, _ := strings.Cut(tc.batch, "\n")
+		// The data dir is a temporary one: keep the golden file stable.
+		msg := strings.ReplaceAll(shell.Message(err), filepath.Dir(svc.Confdb.Path()), "DATADIR")
+		first = strings.ReplaceAll(first, filepath.Dir(svc.Confdb.Path()), "DATADIR")
+		fmt.Fprintf(&got, "%s (%s)\n  exit %d: %s\n", first, tc.as, shell.ExitStatus(err), msg)
+	}
+	checkGolden(t, "errors", got.String())
+}

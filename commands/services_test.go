@@ -1,0 +1,121 @@
+package commands
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/shell"
+	"github.com/ferry-appliance/ferry/status"
+	"github.com/ferry-appliance/ferry/store"
+)
+
+type testHostKeys []gossh.PublicKey
+
+func (k testHostKeys) PublicKeys() []gossh.PublicKey { return k }
+
+// testServices are real services over a confdb in a temporary directory.
+func testServices(t *testing.T) Services {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "confdb.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := gossh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Services{
+		Accounts: accounts.New(st), Confdb: st, Status: status.New(), Sessions: shell.NewSessions(),
+		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"),
+	}
+}
+
+func testTable(t *testing.T) *shell.Registry {
+	t.Helper()
+	reg, err := Build(testServices(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// TestMissingDependencyFailsAtBuild: a group whose service is missing fails when the
+// table is built, naming the group and the service, never later as a nil.
+func TestMissingDependencyFailsAtBuild(t *testing.T) {
+	var nilStore *store.Store
+	tests := []struct {
+		name  string
+		strip func(*Services)
+		want  string
+	}{
+		{"accounts", func(s *Services) { s.Accounts = nil }, "account commands: account service: missing dependency"},
+		{"typed nil accounts", func(s *Services) { s.Accounts = (*accounts.Service)(nil) }, "account commands: account service"},
+		{"confdb", func(s *Services) { s.Confdb = nil }, "confdb commands: confdb service"},
+		{"typed nil confdb", func(s *Services) { s.Confdb = nilStore }, "confdb commands: confdb service"},
+		{"status", func(s *Services) { s.Status = nil }, "system commands: status model"},
+		{"sessions", func(s *Services) { s.Sessions = nil }, "system commands: session list"},
+		{"host keys", func(s *Services) { s.HostKeys = nil }, "system commands: host keys"},
+		{"log path", func(s *Services) { s.LogPath = "" }, "logger commands: log path"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := testServices(t)
+			tc.strip(&svc)
+			reg, err := Build(svc)
+			if reg != nil || !errors.Is(err, errMissing) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Build = %v, %v; want an error containing %q", reg, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestCommandsCannotReachTheStore: the command groups get narrow services only.
+// Were any non-test file here to import the store or bbolt, a command could write
+// records past the rules (the password policy, a live apply); this fails first.
+func TestCommandsCannotReachTheStore(t *testing.T) {
+	forbidden := map[string]bool{
+		"github.com/ferry-appliance/ferry/store": true,
+		"go.etcd.io/bbolt":                       true,
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		parsed, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		for _, imp := range parsed.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if forbidden[path] {
+				t.Errorf("%s imports %s: give the group a narrow service instead", f, path)
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("checked only %d files; the glob is wrong", checked)
+	}
+}
