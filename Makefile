@@ -1,10 +1,12 @@
 # Ferry: `make run` starts the appliance with its embedded defaults; `make test` passes the suite.
 GO         ?= go
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The release is VERSION's; a build from a commit past it says which (v0.2.0+1a2b3c4).
+VERSION    ?= v$(shell cat VERSION)$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+/')
 BUILD_DATE ?= $(shell date -u +%Y%m%d)
 LDFLAGS    := -X main.version=$(VERSION) -X main.buildDate=$(BUILD_DATE)
 DATA_DIR   ?= ./var
 SSH_ADDR   ?= :7022
+SSH_PORT   := $(lastword $(subst :, ,$(SSH_ADDR)))
 
 .PHONY: build run test test-deps lint bench clean
 
@@ -12,8 +14,9 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ferryd ./cmd/ferryd
 
 run: build
-	@echo "Ferry: data in $(DATA_DIR); log in with:  ssh -p7022 root@localhost"
-	@echo "       initial root password (first boot): $(DATA_DIR)/initial-password"
+	@echo "Ferry $(VERSION): data in $(DATA_DIR); log in with:  ssh -p$(SSH_PORT) root@localhost"
+	@if [ -f $(DATA_DIR)/initial-password ] || [ ! -f $(DATA_DIR)/confdb.db ]; then \
+		echo "       root's initial password: $(DATA_DIR)/initial-password (until root changes it)"; fi
 	@echo "       stop with Ctrl-C"
 	./bin/ferryd --data-dir $(DATA_DIR) --ssh-addr $(SSH_ADDR)
 

@@ -72,7 +72,13 @@ var dummyHash = []byte("$2a$11$bSxsaxK9BNVDCeD8B58asuJ67xxGNBOwb.FRC09i2X8XnAo7V
 // Service applies the account rules to the store.
 type Service struct {
 	st *store.Store
+	// changed is told the name of every account whose password was set; nil: nobody.
+	changed func(name string)
 }
+
+// OnPasswordChange registers fn, called after an account's password was set
+// (changed, reset or set at the forced change). Set it before the service is used.
+func (s *Service) OnPasswordChange(fn func(name string)) { s.changed = fn }
 
 // New returns the account service over st.
 func New(st *store.Store) *Service { return &Service{st: st} }
@@ -179,10 +185,18 @@ func hash(password string) (string, error) {
 	return string(h), nil
 }
 
-// Add creates an account that must change its initial password at first login.
-func (s *Service) Add(name string, role Role, initialPassword string) error {
+// CheckName says why name cannot be an account name, or nil.
+func CheckName(name string) error {
 	if !validName.MatchString(name) {
 		return fmt.Errorf("account %q: %w (lower-case letters, digits, _ . -; at most 32)", name, ErrBadName)
+	}
+	return nil
+}
+
+// Add creates an account that must change its initial password at first login.
+func (s *Service) Add(name string, role Role, initialPassword string) error {
+	if err := CheckName(name); err != nil {
+		return err
 	}
 	if _, err := ParseRole(string(role)); err != nil {
 		return err
@@ -310,12 +324,16 @@ func (s *Service) setPassword(name, password string, mustChange bool) error {
 	if err != nil {
 		return err
 	}
-	return s.st.UpdateAccount(name, func(a *store.Account) error {
+	err = s.st.UpdateAccount(name, func(a *store.Account) error {
 		a.PasswordHash = h
 		a.MustChangePassword = mustChange
 		a.PasswordChangedAt = time.Now().UTC()
 		return nil
 	})
+	if err == nil && s.changed != nil {
+		s.changed(name)
+	}
+	return err
 }
 
 // AddKey authorizes a public key (one authorized_keys line) for the account.

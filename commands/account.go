@@ -3,38 +3,48 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/c-bata/go-prompt"
 
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/accounts/lockout"
 	"github.com/ferry-appliance/ferry/shell"
 )
 
-func accountCommands(acc AccountService) ([]shell.Command, error) {
-	if err := need("account service", acc); err != nil {
+func accountCommands(acc AccountService, locks LockoutService) ([]shell.Command, error) {
+	if err := need("account service", acc, "lockout service", locks); err != nil {
 		return nil, err
 	}
-	a := &accountCmds{acc: acc}
+	a := &accountCmds{acc: acc, locks: locks}
 	return []shell.Command{
-		{Name: "passwd", Help: "Change your own password", Role: accounts.Viewer, Run: a.passwd},
+		{Name: "passwd", Help: "Change your own password", Role: accounts.Viewer, AsksSecrets: true, Run: a.passwd},
 		{Name: "dom.resetPassword", Usage: "localhost ACCOUNT", Help: "Reset an account's password (it must change it at next login)",
-			Role: accounts.Admin, MinArgs: 2, MaxArgs: 2, Complete: a.completeDomReset, Run: a.resetPassword},
+			Role: accounts.Admin, MinArgs: 2, MaxArgs: 2, AsksSecrets: true, Complete: a.completeDomReset, Run: a.resetPassword},
 		{Name: "account.list", Help: "List shell accounts", Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: a.list},
 		{Name: "account.add", Usage: "NAME admin|viewer", Help: "Add an account; asks for its initial password",
 			Detail: "The new account must change the initial password at its first login.\nviewer accounts may run read-only commands only.",
-			Role:   accounts.Admin, MinArgs: 2, MaxArgs: 2, Complete: completeRole, Run: a.add},
+			Role:   accounts.Admin, MinArgs: 2, MaxArgs: 2, AsksSecrets: true, Complete: completeRole, Run: a.add},
 		{Name: "account.remove", Usage: "NAME", Help: "Remove an account (never the last admin)",
 			Role: accounts.Admin, MinArgs: 1, MaxArgs: 1, Complete: a.completeFirstName, Run: a.remove},
 		{Name: "account.addKey", Usage: "NAME 'AUTHORIZED_KEYS_LINE'", Help: "Allow a public key to log in as the account",
 			Role: accounts.Admin, MinArgs: 2, MaxArgs: -1, Complete: a.completeFirstName, Run: a.addKey},
 		{Name: "account.removeKey", Usage: "NAME SHA256:FINGERPRINT", Help: "Remove one of the account's public keys",
 			Role: accounts.Admin, MinArgs: 2, MaxArgs: 2, Complete: a.completeKeys, Run: a.removeKey},
+		{Name: "account.lockouts", Help: "List source addresses with failed logins or a lockout",
+			Detail: "Five failed passwords from one source within 10 minutes lock it out of password logins\nfor 10 minutes (IPv6: per /64). Key logins are never locked out.",
+			Role:   accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: a.lockouts},
+		{Name: "account.unlock", Usage: "ADDRESS", Help: "Lift a source address's lockout and forget its failures",
+			Role: accounts.Admin, MinArgs: 1, MaxArgs: 1, Complete: a.completeLocked, Run: a.unlock},
 	}, nil
 }
 
-type accountCmds struct{ acc AccountService }
+type accountCmds struct {
+	acc   AccountService
+	locks LockoutService
+}
 
 // askNewPassword asks for a password twice and checks the policy before anything changes.
 func askNewPassword(c *shell.Ctx, question, again string) (string, error) {
@@ -70,6 +80,10 @@ func (a *accountCmds) passwd(c *shell.Ctx) error {
 	current, err := c.PromptSecret("Current password: ")
 	if err != nil {
 		return err
+	}
+	// Before asking anything more: a wrong current password ends it here.
+	if !a.acc.VerifyPassword(c.User.Name, current) {
+		return accounts.ErrWrongPassword
 	}
 	pw, err := askNewPassword(c, "New password: ", "Retype password: ")
 	if err != nil {
@@ -138,6 +152,10 @@ func (a *accountCmds) add(c *shell.Ctx) error {
 	role, err := accounts.ParseRole(c.Args[1])
 	if err != nil {
 		return c.Usagef("%v", err)
+	}
+	// Everything that can be checked is, before the password is asked.
+	if err := accounts.CheckName(c.Args[0]); err != nil {
+		return err
 	}
 	if _, err := a.acc.Lookup(c.Args[0]); err == nil {
 		return fmt.Errorf("account %q: %w", c.Args[0], accounts.ErrExists)
@@ -251,4 +269,52 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+type lockoutView struct {
+	Source      string    `json:"source"`
+	Failures    int       `json:"failures"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
+}
+
+func (a *accountCmds) lockouts(c *shell.Ctx) error {
+	list := a.locks.List()
+	views := make([]lockoutView, 0, len(list))
+	rows := make([][]string, 0, len(list))
+	for _, e := range list {
+		views = append(views, lockoutView(e))
+		state, left := "no", "-"
+		if !e.LockedUntil.IsZero() {
+			state = "yes, until " + e.LockedUntil.Local().Format(time.DateTime)
+			left = time.Until(e.LockedUntil).Round(time.Second).String()
+		}
+		rows = append(rows, []string{e.Source, strconv.Itoa(e.Failures), state, left})
+	}
+	if c.Flag("json") {
+		return c.WriteJSON(views)
+	}
+	return c.Table([]string{"SOURCE", "RECENT FAILURES", "LOCKED OUT", "TIME LEFT"}, rows)
+}
+
+func (a *accountCmds) unlock(c *shell.Ctx) error {
+	if _, err := netip.ParseAddr(c.Args[0]); err != nil {
+		return c.Usagef("ADDRESS must be an IPv4 or IPv6 address, not %q", c.Args[0])
+	}
+	src := lockout.Source(c.Args[0])
+	if !a.locks.Unlock(src) {
+		return fmt.Errorf("source %q: not locked out and no recent failures", src)
+	}
+	c.Printf("Source %s unlocked.\n", src)
+	return nil
+}
+
+func (a *accountCmds) completeLocked(_ *shell.Ctx, args []string) []prompt.Suggest {
+	if len(args) != 1 {
+		return nil
+	}
+	var out []prompt.Suggest
+	for _, e := range a.locks.List() {
+		out = append(out, prompt.Suggest{Text: e.Source, Description: strconv.Itoa(e.Failures) + " recent failures"})
+	}
+	return out
 }

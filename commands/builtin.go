@@ -6,6 +6,7 @@ import (
 	"github.com/c-bata/go-prompt"
 
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/internal/termsafe"
 	"github.com/ferry-appliance/ferry/shell"
 )
 
@@ -40,8 +41,12 @@ func help(c *shell.Ctx) error {
 func exit(*shell.Ctx) error { return shell.ErrExit }
 
 func history(c *shell.Ctx) error {
-	for i, line := range c.History() {
-		c.Printf("%5d  %s\n", i+1, line)
+	lines, err := c.History()
+	if err != nil {
+		return err
+	}
+	for i, line := range lines {
+		c.Printf("%5d  %s\n", i+1, termsafe.Escape(line))
 	}
 	return nil
 }

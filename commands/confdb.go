@@ -16,7 +16,7 @@ func confdbCommands(db ConfdbService) ([]shell.Command, error) {
 	d := &confdbCmds{db: db}
 	return []shell.Command{
 		{Name: "confdb.backup", Usage: "PATH", Help: "Write a consistent snapshot of the confdb (mode 0600)",
-			Detail: "A relative PATH is taken from the data dir. An existing file is kept unless --force.",
+			Detail: "PATH is absolute (a session has no working directory). An existing file is kept unless --force.",
 			Role:   accounts.Admin, MinArgs: 1, MaxArgs: 1,
 			Flags: []shell.Flag{{Name: "force", Help: "replace an existing file"}}, Run: d.backup},
 		{Name: "confdb.export", Help: "Print the configuration as JSON, secrets removed",
@@ -29,8 +29,9 @@ type confdbCmds struct{ db ConfdbService }
 func (d *confdbCmds) backup(c *shell.Ctx) error {
 	path := c.Args[0]
 	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(d.db.Path()), path)
+		return c.Usagef("backup %q: give an absolute path (a session has no working directory)", path)
 	}
+	path = filepath.Clean(path)
 	if target, err := os.Stat(path); err == nil {
 		if live, lerr := os.Stat(d.db.Path()); lerr == nil && os.SameFile(live, target) {
 			return fmt.Errorf("backup %q: is the live confdb; refusing to overwrite it", path)

@@ -56,6 +56,12 @@ func TestErrorLinesGolden(t *testing.T) {
 		{accounts.Viewer, "help nosuch"},
 		{accounts.Viewer, "acount.list"},
 		{accounts.Admin, "confdb.backup " + svc.Confdb.Path()},
+		{accounts.Admin, "confdb.backup relative.db"},
+		{accounts.Admin, "account.add Bad/Name viewer"}, // refused before any password is asked
+		{accounts.Viewer, "passwd\nWrong-Password-01"},  // refused before the new password is asked
+		{accounts.Admin, "account.unlock 192.0.2.7"},
+		{accounts.Admin, "account.unlock not-an-address"},
+		{accounts.Viewer, "account.list | grep root"},
 	}
 	var got strings.Builder
 	for _, tc := range cases {

@@ -11,6 +11,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/accounts/lockout"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
 )
@@ -22,6 +23,7 @@ import (
 // keeps it so.
 type Services struct {
 	Accounts AccountService
+	Lockouts LockoutService
 	Confdb   ConfdbService
 	Status   StatusReader
 	Sessions SessionLister
@@ -32,6 +34,7 @@ type Services struct {
 // AccountService is the account rules (accounts.Service).
 type AccountService interface {
 	Lookup(name string) (accounts.Identity, error)
+	VerifyPassword(name, password string) bool
 	List() ([]accounts.Account, error)
 	Add(name string, role accounts.Role, initialPassword string) error
 	Remove(name string) error
@@ -40,6 +43,12 @@ type AccountService interface {
 	ResetPassword(name, newPassword string) error
 	AddKey(name, line string) (fingerprint string, err error)
 	RemoveKey(name, fingerprint string) error
+}
+
+// LockoutService is the shared login lockout (lockout.Lockout).
+type LockoutService interface {
+	List() []lockout.Entry
+	Unlock(source string) bool
 }
 
 // ConfdbService is what an operator may do with the confdb as a whole.
@@ -67,7 +76,7 @@ func Build(svc Services) (*shell.Registry, error) {
 		make func() ([]shell.Command, error)
 	}{
 		{"builtin", func() ([]shell.Command, error) { return builtinCommands(), nil }},
-		{"account", func() ([]shell.Command, error) { return accountCommands(svc.Accounts) }},
+		{"account", func() ([]shell.Command, error) { return accountCommands(svc.Accounts, svc.Lockouts) }},
 		{"system", func() ([]shell.Command, error) { return systemCommands(svc.Status, svc.Sessions, svc.HostKeys) }},
 		{"confdb", func() ([]shell.Command, error) { return confdbCommands(svc.Confdb) }},
 		{"logger", func() ([]shell.Command, error) { return loggerCommands(svc.LogPath) }},

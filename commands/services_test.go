@@ -15,6 +15,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/accounts/lockout"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
@@ -42,7 +43,7 @@ func testServices(t *testing.T) Services {
 		t.Fatal(err)
 	}
 	return Services{
-		Accounts: accounts.New(st), Confdb: st, Status: status.New(), Sessions: shell.NewSessions(),
+		Accounts: accounts.New(st), Lockouts: lockout.New(lockout.Config{}, nil, nil), Confdb: st, Status: status.New(), Sessions: shell.NewSessions(),
 		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"),
 	}
 }
@@ -66,6 +67,7 @@ func TestMissingDependencyFailsAtBuild(t *testing.T) {
 		want  string
 	}{
 		{"accounts", func(s *Services) { s.Accounts = nil }, "account commands: account service: missing dependency"},
+		{"lockouts", func(s *Services) { s.Lockouts = nil }, "account commands: lockout service"},
 		{"typed nil accounts", func(s *Services) { s.Accounts = (*accounts.Service)(nil) }, "account commands: account service"},
 		{"confdb", func(s *Services) { s.Confdb = nil }, "confdb commands: confdb service"},
 		{"typed nil confdb", func(s *Services) { s.Confdb = nilStore }, "confdb commands: confdb service"},

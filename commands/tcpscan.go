@@ -1,10 +1,12 @@
 package commands
 
 import (
+	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/internal/termsafe"
 	"github.com/ferry-appliance/ferry/net/probe"
 	"github.com/ferry-appliance/ferry/shell"
 )
@@ -30,29 +32,38 @@ func tcpscan(c *shell.Ctx) error {
 		}
 		timeout = time.Duration(ms) * time.Millisecond
 	}
-	addr, err := probe.Resolve(c, c.Args[0], port)
+	host := c.Args[0]
+	addr, err := probe.Resolve(c, host, port)
 	if err != nil {
 		if c.Err() != nil {
 			return c.Err()
 		}
-		c.Printf("trying to connect /%s:%d\nnot opened: %s\n", c.Args[0], port, probe.Reason(err))
-		return shell.ErrReported
+		reason := probe.Reason(err)
+		c.Printf("trying to connect /%s:%d\nnot opened: %s\n", termsafe.Escape(host), port, reason)
+		return shell.Reportedf("tcpscan %s %d: not opened: %s", host, port, reason)
 	}
-	c.Printf("trying to connect /%s\n", addr)
+	// As the guide's Java output: "name/address:port", and "/address:port" for an address.
+	name := host
+	if _, err := netip.ParseAddr(host); err == nil {
+		name = ""
+	}
+	c.Printf("trying to connect %s/%s\n", termsafe.Escape(name), addr)
 	r, err := probe.TCP(c, addr, timeout)
 	if err != nil {
 		return err
 	}
+	var result string
 	switch r.Outcome {
 	case probe.Opened:
 		c.Printf("opened\n")
 		return nil
 	case probe.Timeout:
-		c.Printf("timeout\n")
+		result = "timeout"
 	case probe.Refused:
-		c.Printf("not opened: Connection refused\n")
+		result = "not opened: Connection refused"
 	default:
-		c.Printf("not opened: %s\n", probe.Reason(r.Err))
+		result = "not opened: " + probe.Reason(r.Err)
 	}
-	return shell.ErrReported
+	c.Printf("%s\n", result)
+	return shell.Reportedf("tcpscan %s %d: %s", host, port, result)
 }

@@ -53,7 +53,8 @@ type Writer struct {
 // Path is the current log file.
 func (w *Writer) Path() string { return w.lj.Filename }
 
-// Write appends p, rotating first when the day has changed. slog serialises writes.
+// Write appends p, rotating first when the day has changed. Output serialises
+// writes, and counts the ones that fail (a full disk) instead of returning them.
 func (w *Writer) Write(p []byte) (int, error) {
 	if d := time.Now().YearDay(); d != w.day {
 		w.day = d

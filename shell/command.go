@@ -13,6 +13,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/internal/termsafe"
 )
 
 // Command is one entry of the registry: everything help, Tab, `?`, the role
@@ -30,6 +31,10 @@ type Command struct {
 	Flags []Flag
 	// SecretArgs are indexes of positional arguments never written to logs or history.
 	SecretArgs []int
+	// AsksSecrets marks a command that prompts for a password: a line that gives
+	// it arguments it does not take may hold one, so the audit log records only
+	// the name and the count, and history keeps nothing.
+	AsksSecrets bool
 	// Complete returns candidates for the last element of args (possibly "").
 	Complete func(c *Ctx, args []string) []prompt.Suggest
 	Run      func(c *Ctx) error
@@ -83,12 +88,16 @@ func (c *Ctx) ask(question string, secret bool) (string, error) {
 // Registry is the table the session runs commands from (for help and completion).
 func (c *Ctx) Registry() *Registry { return c.reg }
 
-// History is the account's command history, oldest first.
-func (c *Ctx) History() []string {
+// History is the account's command history, oldest first: the interactive
+// editor's list, or (exec and batch sessions keep none) what the confdb holds.
+func (c *Ctx) History() ([]string, error) {
 	if c.session == nil {
-		return nil
+		return nil, nil
 	}
-	return c.session.history.lines()
+	if c.session.history != nil {
+		return c.session.history.lines(), nil
+	}
+	return c.session.srv.cfg.Accounts.History(c.User.Name, historyInMemory)
 }
 
 // Printf writes to the command's output.
@@ -108,7 +117,14 @@ func (c *Ctx) Table(header []string, rows [][]string) error {
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 	)
 	t.Header(header)
-	if err := t.Bulk(rows); err != nil {
+	safe := make([][]string, len(rows))
+	for i, row := range rows {
+		safe[i] = make([]string, len(row))
+		for j, cell := range row {
+			safe[i][j] = termsafe.Escape(cell) // cells may hold what users typed (key comments)
+		}
+	}
+	if err := t.Bulk(safe); err != nil {
 		return err
 	}
 	return t.Render()
@@ -127,6 +143,22 @@ var (
 	// ErrReported means the command already told the operator why it failed: exit 1, no message.
 	ErrReported = errors.New("failed")
 )
+
+// reportedError is a failure whose reason the command already printed on stdout
+// (as the guide's output does, "not opened: Connection refused"). Interactive
+// sessions show nothing more; exec and batch put its one line on stderr, so a
+// script sees why it failed there.
+type reportedError struct{ msg string }
+
+func (e *reportedError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, ErrReported) hold.
+func (e *reportedError) Is(target error) bool { return target == ErrReported }
+
+// Reportedf is a failure already shown on stdout, with the line scripts see on stderr.
+func Reportedf(format string, a ...any) error {
+	return &reportedError{msg: fmt.Sprintf(format, a...)}
+}
 
 // UsageError is an argument error; its message is built once, where it is raised.
 type UsageError struct{ msg string }
@@ -155,16 +187,23 @@ func ExitStatus(err error) int {
 	return 1
 }
 
-// Message is the one-line text an operator sees for err ("" for none).
+// Message is the one-line text an operator sees for err ("" for none). For a
+// failure the command already reported on stdout it is the line for stderr;
+// interactive sessions, where stdout and stderr are one screen, skip it.
 func Message(err error) string {
 	var le lineError
 	if errors.As(err, &le) {
-		return le.Error()
+		return termsafe.Escape(le.Error())
+	}
+	var re *reportedError
+	if errors.As(err, &re) {
+		return termsafe.Escape(re.msg)
 	}
 	if err == nil || errors.Is(err, ErrReported) || errors.Is(err, ErrExit) {
 		return ""
 	}
-	return err.Error()
+	// Messages quote names and lines that users typed.
+	return termsafe.Escape(err.Error())
 }
 
 func (cmd *Command) usageLine() string {

@@ -50,7 +50,7 @@ func (cmd *Command) flag(name string) *Flag {
 
 // hasSecrets reports whether any argument or flag value of cmd is secret.
 func (cmd *Command) hasSecrets() bool {
-	return len(cmd.SecretArgs) > 0 || slices.ContainsFunc(cmd.Flags, func(f Flag) bool { return f.Secret })
+	return cmd.AsksSecrets || len(cmd.SecretArgs) > 0 || slices.ContainsFunc(cmd.Flags, func(f Flag) bool { return f.Secret })
 }
 
 // parsed is one command's words after the name, split into positional

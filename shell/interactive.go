@@ -10,6 +10,8 @@ import (
 
 	"github.com/c-bata/go-prompt"
 	"golang.org/x/term"
+
+	"github.com/ferry-appliance/ferry/internal/termsafe"
 )
 
 // maxPasswordTries is how many times the forced first-login change may fail before disconnecting.
@@ -20,9 +22,7 @@ const maxPasswordTries = 3
 // /dev/tty and cannot be cancelled); completion uses go-prompt's Suggest model.
 func (ss *session) interactive(ctx context.Context) int {
 	cfg := ss.srv.cfg
-	t := term.NewTerminal(ss.kb.io(ctx, ss.out), "")
-	t.SetSize(ss.kb.size())
-	ss.kb.resized(func(w, h int) { t.SetSize(w, h) })
+	t := ss.kb.terminal(ctx, ss.out) // follows window changes while it reads
 	fmt.Fprintf(ss.out, "Ferry %s (build %s) on %s\n", cfg.Version, cfg.BuildDate, cfg.Hostname)
 
 	if ss.user.MustChangePassword {
@@ -80,7 +80,7 @@ func (ss *session) runInteractive(ctx context.Context, line string) error {
 		fmt.Fprintln(ss.out, "^C")
 		return nil
 	}
-	if msg := Message(err); msg != "" {
+	if msg := Message(err); msg != "" && !errors.Is(err, ErrReported) {
 		ss.out.newline()
 		fmt.Fprintf(ss.out, "%s\n", msg)
 	}
@@ -90,8 +90,7 @@ func (ss *session) runInteractive(ctx context.Context, line string) error {
 // readLine answers a command's question from the keyboard, with a throw-away
 // editor so an interrupted question leaves nothing behind in the main one.
 func (ss *session) readLine(ctx context.Context, question string, secret bool) (string, error) {
-	t := term.NewTerminal(ss.kb.io(ctx, ss.out), "")
-	t.SetSize(ss.kb.size())
+	t := ss.kb.terminal(ctx, ss.out) // follows window changes while it reads
 	var (
 		line string
 		err  error
@@ -204,7 +203,8 @@ func (ss *session) completer(ctx context.Context, t *term.Terminal) func(string,
 func writeSuggestions(w io.Writer, cands []prompt.Suggest) {
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	for _, s := range cands {
-		fmt.Fprintf(tw, "  %s\t%s\n", s.Text, s.Description)
+		// Candidates may be what users stored (a key's comment): no raw controls.
+		fmt.Fprintf(tw, "  %s\t%s\n", termsafe.Escape(s.Text), termsafe.Escape(s.Description))
 	}
 	tw.Flush()
 }

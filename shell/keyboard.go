@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/gliderlabs/ssh"
+	"golang.org/x/term"
 )
 
 const (
@@ -40,7 +41,7 @@ type keyboard struct {
 	interrupt context.CancelFunc // set while a command runs
 	width     int
 	height    int
-	onResize  func(width, height int)
+	resizes   uint64 // window changes seen; each editor applies the latest when it reads
 }
 
 func newKeyboard(src io.Reader, win ssh.Window) *keyboard {
@@ -60,10 +61,7 @@ func (k *keyboard) pump() {
 			k.eof = true
 		}
 		k.mu.Unlock()
-		select {
-		case k.wake <- struct{}{}:
-		default:
-		}
+		k.poke()
 		if err != nil {
 			return
 		}
@@ -101,48 +99,58 @@ func (k *keyboard) setInterrupt(fn context.CancelFunc) {
 	k.mu.Unlock()
 }
 
-func (k *keyboard) watchResize(ctx context.Context, winch <-chan ssh.Window) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case w, ok := <-winch:
-			if !ok {
-				return
-			}
-			k.mu.Lock()
-			k.width, k.height = w.Width, w.Height
-			fn := k.onResize
-			k.mu.Unlock()
-			if fn != nil {
-				fn(w.Width, w.Height)
-			}
-		}
+// watchResize drains the session's window changes until the channel is gone, then
+// calls gone. It never writes: it only keeps the latest size and wakes the reader,
+// whose editor redraws (see terminalIO.Read). A redraw writes to the channel and
+// blocks while the client's window is full; here it would block gliderlabs' request
+// loop and with it x/crypto's read loop for the whole connection, so the client's
+// window adjustments and even its disconnect would never be read (a resize storm
+// froze sessions for ever). A storm costs a counter increment per change.
+//
+// gliderlabs closes winch when the channel's requests end: the client closed the
+// channel or the connection is gone. Draining must go on until then, not until the
+// session's context ends, or a resize after that blocks the request loop again.
+func (k *keyboard) watchResize(winch <-chan ssh.Window, gone func()) {
+	for w := range winch {
+		k.mu.Lock()
+		k.width, k.height = w.Width, w.Height
+		k.resizes++
+		k.mu.Unlock()
+		k.poke()
 	}
+	gone()
 }
 
-// resized registers fn for every later window change.
-func (k *keyboard) resized(fn func(width, height int)) {
-	k.mu.Lock()
-	k.onResize = fn
-	k.mu.Unlock()
-}
-
-func (k *keyboard) size() (int, int) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.width, k.height
+// poke wakes the reader without waiting: one pending wake-up is as good as many.
+func (k *keyboard) poke() {
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
 }
 
 // terminalIO is what an x/term Terminal reads keys from and draws on; reads end with ctx.
 type terminalIO struct {
-	k   *keyboard
-	ctx context.Context
-	w   io.Writer
+	k       *keyboard
+	ctx     context.Context
+	w       io.Writer
+	t       *term.Terminal // the editor reading; it follows window changes
+	applied uint64         // k.resizes when t's size was last set
 }
 
-func (k *keyboard) io(ctx context.Context, w io.Writer) *terminalIO {
-	return &terminalIO{k: k, ctx: ctx, w: w}
+// terminal is a line editor on the keyboard, drawing on w, sized to the window and
+// following its changes. Only the latest size is applied, and only by the editor's
+// own reader (between keys, while x/term holds no lock): a redraw that blocks on a
+// client that does not read blocks this session's output, nothing else.
+func (k *keyboard) terminal(ctx context.Context, w io.Writer) *term.Terminal {
+	tio := &terminalIO{k: k, ctx: ctx, w: w}
+	tio.t = term.NewTerminal(tio, "")
+	k.mu.Lock()
+	width, height := k.width, k.height
+	tio.applied = k.resizes
+	k.mu.Unlock()
+	tio.t.SetSize(width, height)
+	return tio.t
 }
 
 func (t *terminalIO) Write(p []byte) (int, error) { return t.w.Write(p) }
@@ -151,7 +159,8 @@ func (t *terminalIO) Write(p []byte) (int, error) { return t.w.Write(p) }
 // sequence longer than its 256-byte buffer (it would otherwise ask to read into nothing forever).
 var errInputOverflow = errors.New("malformed terminal input (escape sequence too long)")
 
-// Read returns pending keys up to and including the first line end (CR, CRLF or LF).
+// Read returns pending keys up to and including the first line end (CR, CRLF or LF);
+// a window change that came meanwhile is applied to the editor first.
 func (t *terminalIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, errInputOverflow
@@ -162,6 +171,13 @@ func (t *terminalIO) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		k.mu.Lock()
+		if k.resizes != t.applied {
+			t.applied = k.resizes
+			width, height := k.width, k.height
+			k.mu.Unlock()
+			t.t.SetSize(width, height) // x/term releases its lock around Read
+			continue
+		}
 		if len(k.pending) > 0 {
 			n := lineEnd(k.pending)
 			n = copy(p, k.pending[:n])

@@ -30,7 +30,11 @@ func (ss *session) exec(ctx context.Context) int {
 		fmt.Fprintln(ss.errOut, err)
 		return 1
 	}
-	err = ss.srv.cfg.Registry.runLine(c, ss.srv.log, ss.sess.RawCommand())
+	if len(ss.sess.RawCommand()) > MaxLine {
+		err = errLineTooLong
+	} else {
+		err = ss.srv.cfg.Registry.runLine(c, ss.srv.log, ss.sess.RawCommand())
+	}
 	if msg := Message(err); msg != "" {
 		fmt.Fprintln(ss.errOut, msg)
 	}
@@ -54,6 +58,9 @@ func runBatch(in *streamInput, reg *Registry, log *slog.Logger, next func() (*Ct
 		line, err := in.next()
 		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if errors.Is(err, errLineTooLong) {
+			return lineError{n: in.lineNo, err: err}
 		}
 		if err != nil {
 			return err
@@ -104,6 +111,13 @@ func (r *Registry) RunBatch(ctx context.Context, log *slog.Logger, user accounts
 	})
 }
 
+// MaxLine bounds one input line in every mode: a batch line, an answer, an exec
+// command. A longer line is refused, never buffered whole nor echoed back.
+const MaxLine = 64 << 10
+
+// errLineTooLong is what a line over MaxLine gets.
+var errLineTooLong = &UsageError{msg: fmt.Sprintf("line too long (limit %d KiB)", MaxLine>>10)}
+
 // streamInput reads lines from a non-interactive stream: commands in batch
 // mode, and answers to questions in both exec and batch mode.
 type streamInput struct {
@@ -113,17 +127,32 @@ type streamInput struct {
 }
 
 func newStreamInput(r io.Reader, out io.Writer) *streamInput {
-	return &streamInput{r: bufio.NewReader(r), out: out}
+	return &streamInput{r: bufio.NewReaderSize(r, MaxLine+2), out: out}
 }
 
-// next returns the next line without its line ending.
+// next returns the next line without its line ending. A line over MaxLine is
+// skipped to its end, holding no more than the reader's buffer, and reported.
 func (s *streamInput) next() (string, error) {
-	line, err := s.r.ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+	line, err := s.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for errors.Is(err, bufio.ErrBufferFull) {
+			_, err = s.r.ReadSlice('\n')
+		}
+		s.lineNo++
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		return "", errLineTooLong
+	}
+	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
 		return "", err
 	}
 	s.lineNo++
-	return strings.TrimRight(line, "\r\n"), nil
+	text := strings.TrimRight(string(line), "\r\n")
+	if len(text) > MaxLine {
+		return "", errLineTooLong
+	}
+	return text, nil
 }
 
 // readLine prints the question on its own line (the answer is not echoed) and reads the next line.

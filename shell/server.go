@@ -23,14 +23,16 @@ import (
 // Limits bound what an unauthenticated client can cost the appliance.
 type Limits struct {
 	MaxAuthTries       int           // per connection
-	LoginGrace         time.Duration // to finish authenticating
-	FirstAttempt       time.Duration // to try a first method once a slot is given (idle sockets lose it)
-	MaxUnauthenticated int           // concurrent connections not yet authenticated
+	LoginGrace         time.Duration // to finish authenticating, from getting a slot
+	FirstAttempt       time.Duration // to try a password or key once a slot is given (idle sockets lose it)
+	MaxUnauthenticated int           // concurrent connections holding a slot, not yet authenticated
+	QueueWait          time.Duration // to wait for a slot; it does not count against LoginGrace
 }
 
 // DefaultLimits are the appliance's brute-force limits (the lockout has its own, lockout.Default).
 var DefaultLimits = Limits{
 	MaxAuthTries: 6, LoginGrace: 30 * time.Second, FirstAttempt: 10 * time.Second, MaxUnauthenticated: 32,
+	QueueWait: 30 * time.Second,
 }
 
 // withDefaults fills every zero (or negative) field from DefaultLimits: a zero
@@ -53,6 +55,7 @@ func (l Limits) withDefaults() Limits {
 		MaxAuthTries: pickN(l.MaxAuthTries, d.MaxAuthTries), LoginGrace: pick(l.LoginGrace, d.LoginGrace),
 		FirstAttempt:       pick(l.FirstAttempt, d.FirstAttempt),
 		MaxUnauthenticated: pickN(l.MaxUnauthenticated, d.MaxUnauthenticated),
+		QueueWait:          pick(l.QueueWait, d.QueueWait),
 	}
 }
 
@@ -70,6 +73,9 @@ type Config struct {
 	Version   string
 	BuildDate string
 	Hostname  string
+	// MaxSessionsPerAccount caps the open sessions of one account, all modes and
+	// connections together (0: DefaultMaxSessionsPerAccount, 10).
+	MaxSessionsPerAccount int
 }
 
 // HostKeySource gives the host keys' private halves.
@@ -119,7 +125,9 @@ func New(cfg Config) (*Server, error) {
 		ConnCallback:     s.guard.accept,
 		ServerConfigCallback: func(ctx ssh.Context) *gossh.ServerConfig {
 			return &gossh.ServerConfig{
-				MaxAuthTries: cfg.Limits.MaxAuthTries,
+				Config:                  gossh.Config{KeyExchanges: keyExchanges, Ciphers: ciphers, MACs: macs},
+				PublicKeyAuthAlgorithms: publicKeyAuths,
+				MaxAuthTries:            cfg.Limits.MaxAuthTries,
 				AuthLogCallback: func(_ gossh.ConnMetadata, method string, err error) {
 					attempted(ctx)
 					if err == nil {
@@ -153,7 +161,11 @@ func (s *Server) Start(ctx context.Context) error {
 		return errors.New("shell: no host keys")
 	}
 	for _, k := range keys {
-		s.srv.AddHostKey(k)
+		signer, err := hostSigner(k)
+		if err != nil {
+			return fmt.Errorf("shell: host key %s: %w", k.PublicKey().Type(), err)
+		}
+		s.srv.AddHostKey(signer)
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
@@ -259,7 +271,8 @@ type Stats struct {
 	LoginsOK         uint64 `json:"logins_ok"`
 	LoginsFailed     uint64 `json:"logins_failed"`
 	RefusedLockedOut uint64 `json:"refused_locked_out"`
-	RefusedBusy      uint64 `json:"refused_busy"`
+	RefusedBusy      uint64 `json:"refused_busy"` // refused, dropped from the queue or evicted for room
+	Evicted          uint64 `json:"evicted"`      // of those, slot holders closed to make room
 	LockedOutAddrs   int    `json:"locked_out_addresses"`
 }
 
@@ -270,7 +283,7 @@ func (s *Server) Stats() Stats {
 	svc := ls.Services[lockoutService]
 	return Stats{
 		LoginsOK: s.guard.loginsOK.Load(), LoginsFailed: svc.Failed,
-		RefusedLockedOut: svc.Refused, RefusedBusy: s.guard.refusedBusy.Load(),
+		RefusedLockedOut: svc.Refused, RefusedBusy: s.guard.refusedBusy.Load(), Evicted: s.guard.evicted.Load(),
 		LockedOutAddrs: ls.Locked,
 	}
 }
@@ -280,7 +293,8 @@ var (
 	shellListen   = status.NewInfo("listen", "Address the SSH shell listens on")
 	shellSessions = status.NewGauge("sessions", "", "Open shell sessions")
 	shellLogins   = status.NewCounter("logins_total", "SSH logins by result (failed: wrong passwords)", "result")
-	shellRefused  = status.NewCounter("refused_total", "SSH connections or attempts refused, by reason", "reason")
+	shellRefused  = status.NewCounter("refused_total", "SSH connections or attempts refused, by reason (busy: refused, dropped from the queue or evicted for room)", "reason")
+	shellEvicted  = status.NewCounter("evicted_total", "Unauthenticated connections closed to make room for others")
 )
 
 func (s *Server) statusFields() []status.Field {
@@ -293,20 +307,23 @@ func (s *Server) statusFields() []status.Field {
 		shellListen.Field(listen), shellSessions.Field(s.cfg.Sessions.Count()),
 		shellLogins.Field(st.LoginsOK, "ok"), shellLogins.Field(st.LoginsFailed, "failed"),
 		shellRefused.Field(st.RefusedLockedOut, "locked_out"), shellRefused.Field(st.RefusedBusy, "busy"),
+		shellEvicted.Field(st.Evicted),
 	}
 }
 
 // lockoutService is the shell's label in the shared lockout's counters.
 const lockoutService = "ssh"
 
+// checkPassword checks a password, on a connection that holds its slot (the slot is not
+// taken from it meanwhile). A locked-out source has its passwords refused like a wrong one,
+// counted; its keys are checked as usual.
 func (s *Server) checkPassword(ctx ssh.Context, password string) bool {
-	lo := s.cfg.Lockout
-	// A connection accepted while its address was locked holds no global slot: it is
-	// refused even if the lock lapses meanwhile, so checks never escape the global cap.
-	if !holdsGlobalSlot(ctx) {
-		lo.Refuse(lockoutService)
-		return false
+	end, ok := passwordAttempt(ctx)
+	if !ok {
+		return false // closed meanwhile: its slot has gone to another connection
 	}
+	defer end()
+	lo := s.cfg.Lockout
 	check, ok := lo.Begin(ctx, lockoutService, hostOf(ctx.RemoteAddr()))
 	if !ok {
 		lo.Refuse(lockoutService)
@@ -320,8 +337,11 @@ func (s *Server) checkPassword(ctx ssh.Context, password string) bool {
 	return ok
 }
 
+// checkKey checks a public key whatever the lockout says: keys cannot be guessed, so a
+// password lockout (say, behind a shared NAT) must not lock key holders out. Key attempts
+// stay bounded by MaxAuthTries and the slots.
 func (s *Server) checkKey(ctx ssh.Context, key ssh.PublicKey) bool {
-	if s.cfg.Lockout.Denied(lockoutService, hostOf(ctx.RemoteAddr())) {
+	if !keyAttempt(ctx) {
 		return false
 	}
 	return s.cfg.Accounts.VerifyKey(ctx.User(), key)

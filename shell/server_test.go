@@ -110,7 +110,8 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 	acc := accounts.New(st)
 	sessions := shell.NewSessions()
 	model := status.New()
-	svc := commands.Services{Accounts: acc, Confdb: st, Status: model, Sessions: sessions,
+	logins := lockout.New(lockout.Config{}, nil, nil)
+	svc := commands.Services{Accounts: acc, Lockouts: logins, Confdb: st, Status: model, Sessions: sessions,
 		HostKeys: hostKeySource{hostKey}, LogPath: filepath.Join(t.TempDir(), "ferry.log")}
 	reg, err := commands.Build(svc)
 	if err != nil {
@@ -129,7 +130,7 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 	cfg := shell.Config{
 		Addr: "127.0.0.1:0", HostKeys: hostKeySource{hostKey}, Accounts: acc, Registry: reg, Sessions: sessions, Status: model,
 		Logger: log, Version: "test", BuildDate: "today", Hostname: "box",
-		Limits: limits, Lockout: lockout.New(lockout.Config{}, log, nil),
+		Limits: limits, Lockout: logins,
 	}
 	srv, err := shell.New(cfg)
 	if err != nil {
@@ -254,7 +255,7 @@ func TestInProcessConcurrentExecAndBatch(t *testing.T) {
 			errs <- fmt.Errorf("%q: %v %s", cmd, err, out)
 		}
 	}
-	for i := 0; i < 20; i++ {
+	for i := 0; i < shell.DefaultMaxSessionsPerAccount/2; i++ { // two sessions each: at the per-account cap
 		wg.Add(2)
 		go run("account.list --json; system.sessions --json", "", `"root"`)
 		go run("", fmt.Sprintf("# batch %d\n\ntest.ask\ncolor-%d\nhelp\n", i, i), fmt.Sprintf("answer=color-%d", i))

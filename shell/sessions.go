@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,28 @@ type Sessions struct {
 	empty chan struct{} // closed while no session is open
 	// notices are the goroutines closeAll started; Shutdown waits for them.
 	notices sync.WaitGroup
+
+	stall atomic.Int64 // see SetStallTimeout; 0: DefaultStallTimeout
+
+	// Refusals over the per-account cap are logged at most once per refusalLogEvery.
+	lastRefusalLog  time.Time
+	refusedUnlogged int
+}
+
+// DefaultStallTimeout is how long a session's output may make no progress (the
+// client's channel window stays full: it stopped reading) before the session is closed.
+const DefaultStallTimeout = 30 * time.Second
+
+// SetStallTimeout sets how long a session's output may make no progress before
+// the session is closed (0 or less: DefaultStallTimeout). It applies to sessions
+// opened afterwards; tests shorten it.
+func (s *Sessions) SetStallTimeout(d time.Duration) { s.stall.Store(int64(d)) }
+
+func (s *Sessions) stallTimeout() time.Duration {
+	if d := time.Duration(s.stall.Load()); d > 0 {
+		return d
+	}
+	return DefaultStallTimeout
 }
 
 type tracked struct {
@@ -39,16 +62,42 @@ func NewSessions() *Sessions {
 	return &Sessions{open: map[int]*tracked{}, empty: empty}
 }
 
-func (s *Sessions) add(info SessionInfo, notify func(string), cancel func()) int {
+// admit tracks a new session unless its account already has limit open ones; the
+// check and the insertion are one step, so concurrent logins cannot pass the cap.
+func (s *Sessions) admit(info SessionInfo, limit int, notify func(string), cancel func()) (id int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.open {
+		if t.info.Account == info.Account {
+			n++
+		}
+	}
+	if n >= limit {
+		return 0, false
+	}
 	s.next++
 	info.ID = s.next
 	if len(s.open) == 0 {
 		s.empty = make(chan struct{})
 	}
 	s.open[info.ID] = &tracked{info: info, notify: notify, cancel: cancel}
-	return info.ID
+	return info.ID, true
+}
+
+// refusalToLog counts a refused session and reports whether to log now, with the
+// refusals since the last warning (this one included): a client that keeps asking
+// costs one warning a minute.
+func (s *Sessions) refusalToLog(now time.Time) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusedUnlogged++
+	if !s.lastRefusalLog.IsZero() && now.Sub(s.lastRefusalLog) < refusalLogEvery {
+		return 0, false
+	}
+	n := s.refusedUnlogged
+	s.lastRefusalLog, s.refusedUnlogged = now, 0
+	return n, true
 }
 
 func (s *Sessions) remove(id int) {

@@ -5,12 +5,18 @@ import (
 	"strings"
 )
 
-var errUnterminated = errors.New("unterminated quote")
+var (
+	errUnterminated = errors.New("unterminated quote")
+	// errOperator: the line was written for a POSIX shell. Quoting the character makes it an argument.
+	errOperator = errors.New("the shell runs one command per line: pipes, redirection, & and && are not supported " +
+		"(separate commands with ; in exec mode, and quote the character if it belongs to an argument)")
+)
 
 // splitLine splits a command line shell-style into commands separated by
 // unquoted ';', each a list of words. Single quotes are literal, double quotes
 // allow backslash escapes of \ " and $, and a backslash outside quotes escapes
-// any character.
+// any character. An unquoted | < > or & is refused: it means a pipe, a
+// redirection or a background job to whoever typed it.
 func splitLine(line string) ([][]string, error) {
 	var (
 		cmds  [][]string
@@ -66,6 +72,8 @@ func splitLine(line string) ([][]string, error) {
 			inTok, i = true, j
 		case r == ';':
 			endCmd()
+		case r == '|' || r == '<' || r == '>' || r == '&':
+			return nil, errOperator
 		case r == ' ' || r == '\t' || r == '\r' || r == '\n':
 			endWord()
 		default:

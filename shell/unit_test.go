@@ -1,34 +1,21 @@
 package shell
 
 // Unit tests of the shell's pure parts: line splitting, exit statuses, the
-// registry's validation and suggestions, secret redaction, dispatch rules and
-// the brute-force guard with its shared lockout (on an injected clock).
+// registry's validation and suggestions, secret redaction and dispatch rules (the
+// brute-force guard's are in guard_test.go).
 
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/gliderlabs/ssh"
-	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/ferry-appliance/ferry/accounts"
-	"github.com/ferry-appliance/ferry/accounts/lockout"
-	"github.com/ferry-appliance/ferry/internal/testutil"
-	"github.com/ferry-appliance/ferry/status"
-	"github.com/ferry-appliance/ferry/store"
 )
 
 func TestSplitLineTable(t *testing.T) {
@@ -428,210 +415,3 @@ func TestDispatchRules(t *testing.T) {
 }
 
 var errUnitAny = errors.New("any error")
-
-// unitConfig is a complete server config around lo, with a real (empty) account store.
-func unitConfig(t *testing.T, lo *lockout.Lockout) Config {
-	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "confdb.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Config{
-		HostKeys: unitKeys{signer}, Accounts: accounts.New(st), Registry: unitRegistry(t),
-		Sessions: NewSessions(), Lockout: lo, Status: status.New(), Logger: slog.New(slog.DiscardHandler),
-	}
-}
-
-type unitKeys []gossh.Signer
-
-func (k unitKeys) Signers() []gossh.Signer { return k }
-
-// unitGuard is a server whose lockout runs on a settable clock.
-func unitGuard(t *testing.T) (*Server, *lockout.Lockout, *testutil.Clock) {
-	t.Helper()
-	clock := testutil.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
-	lo := lockout.New(lockout.Config{}, slog.New(slog.DiscardHandler), clock.Now)
-	s, err := New(unitConfig(t, lo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, lo, clock
-}
-
-// unitSSHCtx is the part of a connection's ssh.Context the guard uses.
-type unitSSHCtx struct {
-	context.Context
-	sync.Mutex
-	remote net.Addr
-	values map[any]any
-}
-
-func newUnitSSHCtx(remote string) *unitSSHCtx {
-	return &unitSSHCtx{Context: context.Background(), remote: &net.TCPAddr{IP: net.ParseIP(remote), Port: 40000},
-		values: map[any]any{}}
-}
-
-func (c *unitSSHCtx) User() string          { return "root" }
-func (c *unitSSHCtx) SessionID() string     { return "" }
-func (c *unitSSHCtx) ClientVersion() string { return "SSH-2.0-unit" }
-func (c *unitSSHCtx) ServerVersion() string { return "SSH-2.0-Ferry" }
-func (c *unitSSHCtx) RemoteAddr() net.Addr  { return c.remote }
-func (c *unitSSHCtx) LocalAddr() net.Addr {
-	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 7022}
-}
-func (c *unitSSHCtx) Permissions() *ssh.Permissions {
-	return &ssh.Permissions{Permissions: &gossh.Permissions{}}
-}
-func (c *unitSSHCtx) SetValue(key, value any) { c.values[key] = value }
-func (c *unitSSHCtx) Value(key any) any {
-	if v, ok := c.values[key]; ok {
-		return v
-	}
-	return c.Context.Value(key)
-}
-
-// unitConn is an accepted socket that goes nowhere.
-type unitConn struct {
-	net.Conn
-	remote net.Addr
-}
-
-func (c unitConn) RemoteAddr() net.Addr { return c.remote }
-func (c unitConn) Close() error         { return nil }
-
-// unitAccept runs the guard's accept for a client at remote and returns its context.
-func (s *Server) unitAccept(t *testing.T, remote string) (*unitSSHCtx, net.Conn) {
-	t.Helper()
-	ctx := newUnitSSHCtx(remote)
-	conn := s.guard.accept(ctx, unitConn{remote: ctx.remote})
-	if conn == nil {
-		t.Fatalf("accept refused %s", remote)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return ctx, conn
-}
-
-// fail records one failed password check for src, as another login path (the web console) does.
-func fail(t *testing.T, lo *lockout.Lockout, src string) {
-	t.Helper()
-	c, ok := lo.Begin(context.Background(), "web", src)
-	if !ok {
-		t.Fatalf("Begin(%s) refused", src)
-	}
-	c.End(false)
-}
-
-func TestGuardRequiresLockout(t *testing.T) {
-	cfg := unitConfig(t, nil)
-	if s, err := New(cfg); err == nil || err.Error() != "shell: a lockout is required" {
-		t.Fatalf("New without a lockout = %v, %v", s, err)
-	}
-	cfg.Lockout = lockout.New(lockout.Config{}, nil, nil)
-	if _, err := New(cfg); err != nil {
-		t.Fatalf("New with a lockout: %v", err)
-	}
-}
-
-// A source the shared lockout has locked (here through another login path) gets no
-// global slot and has its passwords and keys refused, counted in the shell's stats.
-func TestGuardRefusesALockedSource(t *testing.T) {
-	s, lo, clock := unitGuard(t)
-	const locked = "192.0.2.10"
-	for range 5 {
-		fail(t, lo, locked)
-	}
-	ctx, _ := s.unitAccept(t, locked)
-	if holdsGlobalSlot(ctx) || len(s.guard.unauth) != 0 {
-		t.Fatal("a locked source was given a global slot")
-	}
-	_, pub, _ := ed25519.GenerateKey(rand.Reader)
-	key, _ := gossh.NewPublicKey(pub)
-	if s.checkKey(ctx, key) {
-		t.Fatal("key accepted from a locked source")
-	}
-	if s.checkPassword(ctx, "anything") {
-		t.Fatal("password accepted from a locked source")
-	}
-	want := Stats{RefusedLockedOut: 2, LockedOutAddrs: 1}
-	if st := s.Stats(); st != want {
-		t.Fatalf("Stats() = %+v, want %+v", st, want)
-	}
-	// Accepted while locked, the connection stays refused after the lock lapses: it
-	// holds no global slot, so its checks would escape the global cap.
-	clock.Advance(lockout.Default.Duration)
-	if lo.Locked(locked) {
-		t.Fatal("still locked after the lock duration")
-	}
-	if s.checkPassword(ctx, "anything") {
-		t.Fatal("password accepted on a connection without a global slot")
-	}
-	if st := s.Stats(); st.RefusedLockedOut != 3 || st.LockedOutAddrs != 0 || st.LoginsFailed != 0 {
-		t.Fatalf("Stats() after the lock lapsed = %+v", st)
-	}
-	// A new connection now gets a slot.
-	if ctx, _ := s.unitAccept(t, locked); !holdsGlobalSlot(ctx) || len(s.guard.unauth) != 1 {
-		t.Fatal("no global slot once the lock lapsed")
-	}
-}
-
-// A wrong SSH password counts in the shared lockout: with four failures from another
-// login path it locks the source for both.
-func TestGuardPasswordFailureCountsInTheLockout(t *testing.T) {
-	s, lo, _ := unitGuard(t)
-	const src = "2001:db8::77"
-	for range 4 {
-		fail(t, lo, "2001:db8::/64")
-	}
-	ctx, _ := s.unitAccept(t, src)
-	if !holdsGlobalSlot(ctx) {
-		t.Fatal("an unlocked source got no global slot")
-	}
-	if s.checkPassword(ctx, "wrong-password") {
-		t.Fatal("a wrong password was accepted")
-	}
-	if !lo.Locked("2001:db8::/64") {
-		t.Fatal("4 web + 1 ssh failures did not lock the /64")
-	}
-	if st := s.Stats(); st != (Stats{LoginsFailed: 1, LockedOutAddrs: 1}) {
-		t.Fatalf("Stats() = %+v", st)
-	}
-	if ls := lo.Stats(); ls.Services["ssh"].Failed != 1 || ls.Services["web"].Failed != 4 || ls.Locks != 1 {
-		t.Fatalf("lockout stats = %+v", ls)
-	}
-}
-
-func TestHostOf(t *testing.T) {
-	tests := []struct {
-		addr net.Addr
-		want string
-	}{
-		{&net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, "192.0.2.1"},
-		// IPv6 addresses count per /64: rotating within a prefix does not escape the limits.
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 22}, "2001:db8::/64"},
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8::ffff:1234"), Port: 22}, "2001:db8::/64"},
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8:0:1::1"), Port: 22}, "2001:db8:0:1::/64"},
-		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 22}, "::/64"},
-		{&net.UnixAddr{Name: "/run/ferry.sock", Net: "unix"}, "/run/ferry.sock"},
-	}
-	for _, tc := range tests {
-		if got := hostOf(tc.addr); got != tc.want {
-			t.Errorf("hostOf(%v) = %q, want %q", tc.addr, got, tc.want)
-		}
-	}
-}
-
-// Partly filled limits take the defaults for the zero fields, instead of admitting no check.
-func TestLimitsWithDefaults(t *testing.T) {
-	l := Limits{LoginGrace: time.Second}.withDefaults()
-	want := DefaultLimits
-	want.LoginGrace = time.Second
-	if l != want {
-		t.Fatalf("withDefaults = %+v, want %+v", l, want)
-	}
-}

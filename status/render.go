@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ferry-appliance/ferry/internal/termsafe"
 )
 
 // WriteText writes secs for a terminal: per section a header [id], then one
@@ -57,29 +59,8 @@ func textValue(f Field) string {
 	return n
 }
 
-// escapeControl replaces C0 controls, DEL, C1 controls and bytes that are not
-// UTF-8 with \xHH, so a value cannot move the cursor, recolour or retitle the
-// operator's terminal. C1 counts: 0x9b is CSI on terminals that honour 8-bit
-// controls, whether it arrives as U+009B or as a raw byte.
-func escapeControl(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsFunc(s, isControl) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case isControl(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
-}
+// escapeControl keeps what came from users from driving the operator's terminal.
+func escapeControl(s string) string { return termsafe.Escape(s) }
 
 func isControl(r rune) bool { return r < 0x20 || 0x7f <= r && r <= 0x9f }
 

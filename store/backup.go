@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +18,7 @@ func (s *Store) Backup(path string) (int64, error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".confdb-backup-*")
 	if err != nil {
-		return 0, fmt.Errorf("backup to %s: %w", path, err)
+		return 0, backupError(path, err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	var n int64
@@ -38,9 +39,22 @@ func (s *Store) Backup(path string) (int64, error) {
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("backup to %s: %w", path, err)
+		return 0, backupError(path, err)
 	}
 	return n, nil
+}
+
+// backupError names the operator's path, never the temporary file beside it.
+func backupError(path string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		err = le.Err
+	}
+	return fmt.Errorf("backup %q: %w", path, err)
 }
 
 // Export writes the configuration as indented JSON, secrets and per-user state removed:

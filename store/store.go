@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Store is the confdb. All methods are safe for concurrent use once it is open.
@@ -47,6 +48,9 @@ func Open(path string, lockTimeout time.Duration) (*Store, error) {
 }
 
 // Start opens or creates the file (mode 0600), takes its lock and migrates it.
+// An existing file is checked first, read-only (see inspect): an empty,
+// truncated or inconsistent one is refused with a *DamagedError and left as it
+// is, never re-created, so an existing data dir is never taken for a new one.
 func (s *Store) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -55,26 +59,50 @@ func (s *Store) Start(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("confdb directory: %w", err)
 	}
-	_, statErr := os.Stat(path)
+	info, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: s.lockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return fmt.Errorf("open %s: %w (is another ferryd running on this data dir?)", path, ErrLocked)
+	if statErr != nil && !created {
+		return fmt.Errorf("confdb %s: %w", path, statErr)
+	}
+	if !created {
+		if err := inspect(path, info.Size(), s.lockTimeout); err != nil {
+			return err
+		}
+	}
+	var db *bolt.DB
+	err := guard(func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: s.lockTimeout})
+		return err
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return lockedError(path)
 	}
 	if err != nil {
 		return fmt.Errorf("open confdb %s: %w", path, err)
 	}
+	// abandon closes db; a file this Start created goes too, so that a first boot
+	// that could not write its schema is a first boot again next time.
+	abandon := func() {
+		db.Close()
+		if created {
+			os.Remove(path)
+		}
+	}
 	// bbolt keeps the mode of an existing file; an appliance's config is never world-readable.
 	if err := os.Chmod(path, 0o600); err != nil {
-		db.Close()
+		abandon()
 		return fmt.Errorf("confdb %s: %w", path, err)
 	}
 	if err := migrate(db); err != nil {
-		db.Close()
+		abandon()
 		return err
 	}
 	s.db, s.created = db, created
 	return nil
+}
+
+func lockedError(path string) error {
+	return fmt.Errorf("open %s: %w (is another ferryd running on this data dir?)", path, ErrLocked)
 }
 
 // Created reports whether Start created the file: this is the data dir's first boot.

@@ -62,10 +62,11 @@ func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 			a.logOut.Close()
 		}
 	}()
-	a.log = slog.New(slog.NewTextHandler(io.MultiWriter(stderr, a.logOut), &slog.HandlerOptions{Level: level}))
+	var out *logfile.Output
+	a.log, out = newLog(a.logOut, stderr, level) // the file first; stderr may close (logsetup.go)
 	slog.SetDefault(a.log)
 
-	if a.parts, err = build(o, a.log, a.logOut.Path()); err != nil {
+	if a.parts, err = build(o, a.log, out, a.logOut.Path()); err != nil {
 		return nil, err
 	}
 	if err := a.parts.Start(context.Background()); err != nil {
@@ -82,7 +83,8 @@ func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 
 // build constructs the parts and declares their order. Later issues insert
 // their parts into this one list; the appliance stops it in reverse.
-func build(o options, log *slog.Logger, logPath string) (*lifecycle.Sequence, error) {
+// out is the log's output, which reports what it could not write (nil: none).
+func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*lifecycle.Sequence, error) {
 	hostname, _ := os.Hostname()
 	st, err := store.New(filepath.Join(o.dataDir, confdbFile), lockTimeout)
 	if err != nil {
@@ -98,7 +100,7 @@ func build(o options, log *slog.Logger, logPath string) (*lifecycle.Sequence, er
 	sessions := shell.NewSessions()
 	first := &firstBoot{dataDir: o.dataDir, st: st, acc: acc, log: log}
 	reg, err := commands.Build(commands.Services{
-		Accounts: acc, Confdb: st, Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
+		Accounts: acc, Lockouts: logins, Confdb: st, Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
 	})
 	if err != nil {
 		return nil, err
@@ -112,7 +114,7 @@ func build(o options, log *slog.Logger, logPath string) (*lifecycle.Sequence, er
 	}
 	return lifecycle.New(log,
 		lifecycle.Part{Name: "store", Component: st},
-		lifecycle.Part{Name: "status", Component: systemStatus(model, st, logins, o.dataDir, hostname)},
+		lifecycle.Part{Name: "status", Component: systemStatus(model, st, logins, out, o.dataDir, hostname)},
 		lifecycle.Part{Name: "hostkeys", Component: hostKeys},
 		lifecycle.Part{Name: "first-boot", Component: first},
 		// Later issues insert their parts here, in this order: keystores,
@@ -157,11 +159,34 @@ type firstBoot struct {
 // <data-dir>/initial-password (0600). The password is never logged. Once any
 // account exists it never acts again: an admin who removed root must not see it
 // come back with a known password.
-func (f *firstBoot) Start(context.Context) error {
+func (f *firstBoot) Start(ctx context.Context) (err error) {
+	// Once root has a password of its own, the file holds a dead one: remove it.
+	f.acc.OnPasswordChange(func(name string) {
+		if name != adminAccount {
+			return
+		}
+		path := filepath.Join(f.dataDir, initialPasswordFile)
+		if rerr := os.Remove(path); rerr == nil {
+			f.log.Info("initial password file removed: root's password has been changed", "path", path)
+		} else if !os.IsNotExist(rerr) {
+			f.log.Warn("initial password file not removed", "path", path, "err", rerr)
+		}
+	})
 	if all, err := f.acc.List(); err != nil || len(all) > 0 {
 		return err
 	}
+	// A part whose Start fails undoes itself: the sequence stops only the parts that started.
+	defer func() {
+		if err != nil {
+			f.Shutdown(ctx)
+		}
+	}()
 	pw, fromEnv := os.LookupEnv(initialPasswordEnv)
+	if fromEnv && pw != "" {
+		if err := accounts.CheckPolicy("", pw); err != nil {
+			return fmt.Errorf("%s: %w", initialPasswordEnv, err)
+		}
+	}
 	if !fromEnv || pw == "" {
 		pw = randomPassword()
 		f.wrote = filepath.Join(f.dataDir, initialPasswordFile)
@@ -172,7 +197,7 @@ func (f *firstBoot) Start(context.Context) error {
 	} else {
 		defer f.log.Info("initial password for root taken from " + initialPasswordEnv)
 	}
-	_, err := f.acc.EnsureInitialAdmin(adminAccount, pw)
+	_, err = f.acc.EnsureInitialAdmin(adminAccount, pw)
 	return err
 }
 
@@ -205,7 +230,7 @@ func (f *firstBoot) Shutdown(context.Context) error {
 func randomPassword() string { return rand.Text() }
 
 // systemStatus reports the appliance's own section: what runs, where, since when.
-func systemStatus(model *status.Model, st *store.Store, logins *lockout.Lockout, dataDir, hostname string) lifecycle.Component {
+func systemStatus(model *status.Model, st *store.Store, logins *lockout.Lockout, out *logfile.Output, dataDir, hostname string) lifecycle.Component {
 	var regs []*status.Registration
 	started := time.Now()
 	return lifecycle.Hooks{
@@ -228,6 +253,16 @@ func systemStatus(model *status.Model, st *store.Store, logins *lockout.Lockout,
 				return err
 			}
 			regs = append(regs, lock)
+			// The log's own section: records the file or stderr could not take.
+			if out != nil {
+				lg, err := out.Report(model)
+				if err != nil {
+					lock.Remove()
+					sys.Remove()
+					return err
+				}
+				regs = append(regs, lg)
+			}
 			return nil
 		},
 		OnShutdown: func(context.Context) error {

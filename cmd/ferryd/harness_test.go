@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building ferryd: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	for _, tool := range []string{"ssh", "sshpass", "ssh-keygen", "ssh-keyscan", "tmux"} {
+	for _, tool := range []string{"ssh", "sshpass", "ssh-keygen", "ssh-keyscan", "tmux", "ssh-audit"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			fmt.Fprintf(os.Stderr, "integration tests need %s (make test installs it): %v\n", tool, err)
 			os.Exit(1)
@@ -89,6 +89,11 @@ func startDaemon(t *testing.T, dir string, extra ...string) *daemon {
 }
 
 func launch(t *testing.T, dir string, extra ...string) (*daemon, error) {
+	return launchEnv(t, dir, append(os.Environ(), "FERRY_INITIAL_PASSWORD="+initialPassword), extra...)
+}
+
+// launchEnv is launch with the daemon's whole environment given.
+func launchEnv(t *testing.T, dir string, env []string, extra ...string) (*daemon, error) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -102,7 +107,7 @@ func launch(t *testing.T, dir string, extra ...string) (*daemon, error) {
 	d.readyFile = readyFile
 	args := append([]string{"--data-dir", dir, "--ssh-addr", "127.0.0.1:0", "--ready-file", readyFile}, extra...)
 	d.cmd = exec.Command(ferrydBin, args...)
-	d.cmd.Env = append(os.Environ(), "FERRY_INITIAL_PASSWORD="+initialPassword)
+	d.cmd.Env = env
 	// If the test binary dies (a timeout, a kill), its daemons die with it.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	d.cmd.Stderr = d.logs

@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/ferry-appliance/ferry/store"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.buildDate=...".
@@ -50,9 +53,18 @@ func main() {
 		return
 	}
 	if err := run(o); err != nil {
-		fmt.Fprintf(os.Stderr, "ferryd: %v\n", err)
+		fmt.Fprintf(os.Stderr, "ferryd: %v\n", failure(err))
 		os.Exit(1)
 	}
+}
+
+// failure is the one line main prints for err. A damaged confdb's line says
+// what to do, so it stands alone, without the part that found it.
+func failure(err error) error {
+	if de, ok := errors.AsType[*store.DamagedError](err); ok {
+		return de
+	}
+	return err
 }
 
 // run starts the appliance and blocks until a signal stops it.
@@ -61,6 +73,11 @@ func run(o options) error {
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", o.logLevel)
 	}
+	// A reader of stderr that goes away (`ferryd 2>&1 | tee log`, then Ctrl-C)
+	// must not kill the daemon with SIGPIPE before its clean stop: stderr
+	// writes then fail with EPIPE, which the log counts, and the file log goes on.
+	// (Go delivers SIGPIPE only for fds 1 and 2; sockets get EPIPE anyway.)
+	signal.Ignore(syscall.SIGPIPE)
 	// Before start: a signal that arrives while starting still gets a clean stop.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

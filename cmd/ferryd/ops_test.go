@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"github.com/ferry-appliance/ferry/internal/testutil"
 	"os"
 	"os/exec"
@@ -162,11 +163,27 @@ func TestConfdbBackupAndExport(t *testing.T) {
 	}
 	d.mustRun(t, "confdb.backup --force "+backup, "")
 	// The live confdb is never a backup target, however it is named.
-	for _, target := range []string{"confdb.db", filepath.Join(d.dir, "confdb.db"), "./log/../confdb.db"} {
+	for _, target := range []string{filepath.Join(d.dir, "confdb.db"), filepath.Join(d.dir, "log", "..", "confdb.db")} {
 		r := d.openssh(t, "root", changedPassword, "", "confdb.backup --force "+target)
 		if r.code != 1 || !strings.Contains(r.stderr, "is the live confdb; refusing to overwrite it") {
 			t.Fatalf("backup onto %s: %+v", target, r)
 		}
+	}
+	// A session has no working directory: a relative path is refused, not taken from somewhere.
+	for _, target := range []string{"confdb.db", "relative.db", "./log/../confdb.db"} {
+		r := d.openssh(t, "root", changedPassword, "", "confdb.backup --force "+target)
+		if r.code != 2 || !strings.Contains(r.stderr, "give an absolute path") {
+			t.Fatalf("backup onto %s: %+v", target, r)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "relative.db")); !os.IsNotExist(err) {
+		t.Errorf("a relative backup was written into the data dir: %v", err)
+	}
+	// A missing directory is named as the operator typed it, not by a temporary file.
+	bad := filepath.Join(t.TempDir(), "no-such-dir", "b.db")
+	r := d.openssh(t, "root", changedPassword, "", "confdb.backup "+bad)
+	if want := fmt.Sprintf("backup %q: no such file or directory", bad); r.code != 1 || strings.TrimSpace(r.stderr) != want {
+		t.Fatalf("backup into a missing directory: %+v; want %q", r, want)
 	}
 
 	var export map[string]map[string]any
@@ -252,5 +269,55 @@ func TestReadyFile(t *testing.T) {
 	d.stop()
 	if _, err := os.Stat(d.readyFile); !os.IsNotExist(err) {
 		t.Errorf("ready file still there after stop: %v", err)
+	}
+}
+
+// TestInitialPasswordFileGoesWithTheChange: the file holds a dead password once root
+// has changed it, so it is removed then.
+func TestInitialPasswordFileGoesWithTheChange(t *testing.T) {
+	dir := t.TempDir()
+	d, err := launchEnv(t, dir, withoutEnv(os.Environ(), "FERRY_INITIAL_PASSWORD"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.stop)
+	path := filepath.Join(dir, "initial-password")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := strings.TrimSpace(string(raw))
+	// A wrong new password (too short) changes nothing and keeps the file.
+	if r := d.openssh(t, "root", pw, "short\nshort\n", "passwd"); r.code == 0 {
+		t.Fatalf("weak password accepted: %+v", r)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("a failed change removed the file: %v", err)
+	}
+	if r := d.openssh(t, "root", pw, changedPassword+"\n"+changedPassword+"\n", "passwd"); r.code != 0 {
+		t.Fatalf("passwd: %+v", r)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("initial-password still there after the change: %v", err)
+	}
+	if !strings.Contains(d.logs.String(), "initial password file removed") {
+		t.Errorf("the removal was not logged:\n%s", d.logs.String())
+	}
+}
+
+// TestWeakInitialPasswordRefused: FERRY_INITIAL_PASSWORD must pass the policy;
+// ferryd says so in one line and leaves no half-made data dir.
+func TestWeakInitialPasswordRefused(t *testing.T) {
+	dir := t.TempDir()
+	env := append(withoutEnv(os.Environ(), "FERRY_INITIAL_PASSWORD"), "FERRY_INITIAL_PASSWORD=short")
+	_, err := launchEnv(t, dir, env)
+	if err == nil {
+		t.Fatal("ferryd started with a weak initial password")
+	}
+	if !strings.Contains(err.Error(), "ferryd: start first-boot: FERRY_INITIAL_PASSWORD: password too weak: use at least 12 characters") {
+		t.Fatalf("error: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "confdb.db")); !os.IsNotExist(err) {
+		t.Errorf("a confdb was left behind: %v", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 // later issue that adds a part changes this list on purpose.
 func TestPartsInDeclaredOrder(t *testing.T) {
 	dir := t.TempDir()
-	seq, err := build(options{dataDir: dir, sshAddr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), filepath.Join(dir, "ferry.log"))
+	seq, err := build(options{dataDir: dir, sshAddr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), nil, filepath.Join(dir, "ferry.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

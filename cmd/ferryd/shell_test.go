@@ -142,7 +142,9 @@ func TestExitStatuses(t *testing.T) {
 	}{
 		{"account.list; system.status", 0, "[system]", ""},
 		{"tcpscan 127.0.0.1 " + d.port, 0, "trying to connect /127.0.0.1:" + d.port + "\nopened\n", ""},
-		{"tcpscan 127.0.0.1 " + closed, 1, "trying to connect /127.0.0.1:" + closed + "\nnot opened: Connection refused\n", ""},
+		{"tcpscan 127.0.0.1 " + closed, 1, "trying to connect /127.0.0.1:" + closed + "\nnot opened: Connection refused\n",
+			"tcpscan 127.0.0.1 " + closed + ": not opened: Connection refused"},
+		{"tcpscan localhost " + d.port, 0, "trying to connect localhost/127.0.0.1:" + d.port + "\nopened\n", ""},
 		{"account.remove root", 1, "", `account "root": cannot remove the account you are logged in as`},
 		{"account.remove nobody", 1, "", `account "nobody": not found`},
 		{"account.add", 2, "", "usage: account.add NAME admin|viewer"},
@@ -151,7 +153,10 @@ func TestExitStatuses(t *testing.T) {
 		{"acount.list", 127, "", "unknown command: acount.list; did you mean account.list?"},
 		{"account.list; nosuch; system.status", 127, "ACCOUNT", "unknown command: nosuch"},
 		{"'unterminated", 2, "", "unterminated quote"},
-		{"tcpscan no..such..host 80", 1, "trying to connect /no..such..host:80\nnot opened: Unknown host no..such..host\n", ""},
+		{"tcpscan no..such..host 80", 1, "trying to connect /no..such..host:80\nnot opened: Unknown host no..such..host\n",
+			"tcpscan no..such..host 80: not opened: Unknown host no..such..host"},
+		{"account.list && system.status", 2, "", "the shell runs one command per line"},
+		{"account.list | grep root", 2, "", "separate commands with ; in exec mode"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.remote, func(t *testing.T) {
@@ -217,6 +222,13 @@ func TestBatchStopsAtFirstFailingLine(t *testing.T) {
 	r = d.openssh(t, "root", changedPassword, "account.list\naccount.remove nobody\n", "")
 	if r.code != 1 || !strings.HasPrefix(r.stderr, "line 2: ") {
 		t.Fatalf("failing batch: %+v", r)
+	}
+	// A failing command's own reason is the stderr line, not "command failed";
+	// the guide's output stays on stdout.
+	r = d.openssh(t, "root", changedPassword, "account.list\ntcpscan 127.0.0.1 "+closedPort(t)+"\n", "")
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "line 2: tcpscan 127.0.0.1 ") || !strings.HasSuffix(strings.TrimSpace(r.stderr), ": not opened: Connection refused") ||
+		!strings.Contains(r.stdout, "not opened: Connection refused") {
+		t.Fatalf("failing tcpscan in a batch: %+v", r)
 	}
 }
 
@@ -329,6 +341,16 @@ func TestPublicKeyLogin(t *testing.T) {
 
 func TestFiftyConcurrentExecSessions(t *testing.T) {
 	d := startDaemon(t, "").ready(t)
+	// Five admins, ten sessions each: at the per-account cap of 10, so all run.
+	users := []string{"root"}
+	for i := 1; i < 5; i++ {
+		name := fmt.Sprintf("admin%d", i)
+		d.mustRun(t, "", fmt.Sprintf("account.add %s admin\nInitial-Pass-%04d\nInitial-Pass-%04d\n", name, i, i))
+		if r := d.openssh(t, name, fmt.Sprintf("Initial-Pass-%04d", i), changedPassword+"\n"+changedPassword+"\n", "passwd"); r.code != 0 {
+			t.Fatalf("passwd %s: %+v", name, r)
+		}
+		users = append(users, name)
+	}
 	const n = 50
 	var wg sync.WaitGroup
 	results := make([]sshResult, n)
@@ -336,7 +358,7 @@ func TestFiftyConcurrentExecSessions(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			results[i] = d.openssh(t, "root", changedPassword, "", "system.status --json; account.list")
+			results[i] = d.openssh(t, users[i%len(users)], changedPassword, "", "system.status --json; account.list")
 		}(i)
 	}
 	wg.Wait()
