@@ -8,7 +8,7 @@ DATA_DIR   ?= ./var
 SSH_ADDR   ?= :7022
 SSH_PORT   := $(lastword $(subst :, ,$(SSH_ADDR)))
 
-.PHONY: build run test test-deps lint bench clean
+.PHONY: build run test test-deps lint bench bench-flood clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ferryd ./cmd/ferryd
@@ -34,6 +34,9 @@ lint:
 
 bench: build
 	./scripts/bench/shell.sh
+
+bench-flood: build
+	./scripts/bench/flood.sh
 
 clean:
 	rm -rf bin
