@@ -1,6 +1,6 @@
 # Ferry: `make run` starts the appliance with its embedded defaults; `make test` passes the suite.
 GO         ?= go
-# The release is VERSION's; a build from a commit past it says which (v0.2.0+1a2b3c4).
+# The release is VERSION's, and the build names its commit (v0.2.0+1a2b3c4).
 VERSION    ?= v$(shell cat VERSION)$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+/')
 BUILD_DATE ?= $(shell date -u +%Y%m%d)
 LDFLAGS    := -X main.version=$(VERSION) -X main.buildDate=$(BUILD_DATE)

@@ -98,10 +98,15 @@ func (a *accountCmds) passwd(c *shell.Ctx) error {
 
 func (a *accountCmds) resetPassword(c *shell.Ctx) error {
 	if c.Args[0] != "localhost" {
-		return c.Usagef("domain %q: only localhost exists on this appliance", c.Args[0])
+		return c.Usagef("the domain must be localhost, the only one on this appliance")
 	}
+	// The errors before the prompts never quote an argument: a password typed in
+	// the wrong place would be repeated on the screen and in the audit log.
 	name := c.Args[1]
 	if _, err := a.acc.Lookup(name); err != nil {
+		if errors.Is(err, accounts.ErrNotFound) {
+			return errNoSuchAccount
+		}
 		return err
 	}
 	pw, err := askNewPassword(c, "New Password: ", "New Password: ")
@@ -114,6 +119,9 @@ func (a *accountCmds) resetPassword(c *shell.Ctx) error {
 	c.Printf("Password of %s reset; it must be changed at the next login.\n", name)
 	return nil
 }
+
+// errNoSuchAccount is "not found" without the name, which may have been a password.
+var errNoSuchAccount = errors.New("no such account (account.list shows them)")
 
 // errPasswordsDiffer: the two entries of a new password were not the same.
 var errPasswordsDiffer = errors.New("passwords do not match; nothing changed")
@@ -149,13 +157,14 @@ func (a *accountCmds) list(c *shell.Ctx) error {
 }
 
 func (a *accountCmds) add(c *shell.Ctx) error {
+	// The errors before the prompts never quote an argument (see resetPassword).
 	role, err := accounts.ParseRole(c.Args[1])
 	if err != nil {
-		return c.Usagef("%v", err)
+		return c.Usagef("the role must be admin or viewer")
 	}
 	// Everything that can be checked is, before the password is asked.
 	if err := accounts.CheckName(c.Args[0]); err != nil {
-		return err
+		return c.Usagef("NAME must be lower-case letters, digits, _ . or - (at most 32)")
 	}
 	if _, err := a.acc.Lookup(c.Args[0]); err == nil {
 		return fmt.Errorf("account %q: %w", c.Args[0], accounts.ErrExists)
@@ -297,10 +306,15 @@ func (a *accountCmds) lockouts(c *shell.Ctx) error {
 }
 
 func (a *accountCmds) unlock(c *shell.Ctx) error {
-	if _, err := netip.ParseAddr(c.Args[0]); err != nil {
-		return c.Usagef("ADDRESS must be an IPv4 or IPv6 address, not %q", c.Args[0])
+	// An address, or the IPv6 /64 that account.lockouts lists for one.
+	var src string
+	if _, err := netip.ParseAddr(c.Args[0]); err == nil {
+		src = lockout.Source(c.Args[0])
+	} else if p, err := netip.ParsePrefix(c.Args[0]); err == nil && p.Addr().Is6() && p.Bits() == 64 {
+		src = p.Masked().String()
+	} else {
+		return c.Usagef("ADDRESS must be an IPv4 or IPv6 address (or the IPv6 /64 account.lockouts shows), not %q", c.Args[0])
 	}
-	src := lockout.Source(c.Args[0])
 	if !a.locks.Unlock(src) {
 		return fmt.Errorf("source %q: not locked out and no recent failures", src)
 	}

@@ -13,6 +13,10 @@ func confdbCommands(db ConfdbService) ([]shell.Command, error) {
 	if err := need("confdb service", db); err != nil {
 		return nil, err
 	}
+	// The interface hides nothing from a type assertion: refuse the store itself.
+	if _, raw := db.(interface{ DeleteAccount(string) error }); raw {
+		return nil, fmt.Errorf("confdb service: is the store itself; give its Operations: %w", errMissing)
+	}
 	d := &confdbCmds{db: db}
 	return []shell.Command{
 		{Name: "confdb.backup", Usage: "PATH", Help: "Write a consistent snapshot of the confdb (mode 0600)",

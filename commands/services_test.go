@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -43,7 +45,7 @@ func testServices(t *testing.T) Services {
 		t.Fatal(err)
 	}
 	return Services{
-		Accounts: accounts.New(st), Lockouts: lockout.New(lockout.Config{}, nil, nil), Confdb: st, Status: status.New(), Sessions: shell.NewSessions(),
+		Accounts: accounts.New(st), Lockouts: lockout.New(lockout.Config{}, nil, nil), Confdb: st.Operations(), Status: status.New(), Sessions: shell.NewSessions(),
 		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"),
 	}
 }
@@ -71,6 +73,7 @@ func TestMissingDependencyFailsAtBuild(t *testing.T) {
 		{"typed nil accounts", func(s *Services) { s.Accounts = (*accounts.Service)(nil) }, "account commands: account service"},
 		{"confdb", func(s *Services) { s.Confdb = nil }, "confdb commands: confdb service"},
 		{"typed nil confdb", func(s *Services) { s.Confdb = nilStore }, "confdb commands: confdb service"},
+		{"the raw store as confdb", func(s *Services) { s.Confdb = rawStore(t) }, "confdb commands: confdb service: is the store itself"},
 		{"status", func(s *Services) { s.Status = nil }, "system commands: status model"},
 		{"sessions", func(s *Services) { s.Sessions = nil }, "system commands: session list"},
 		{"host keys", func(s *Services) { s.HostKeys = nil }, "system commands: host keys"},
@@ -119,5 +122,46 @@ func TestCommandsCannotReachTheStore(t *testing.T) {
 	}
 	if checked < 5 {
 		t.Fatalf("checked only %d files; the glob is wrong", checked)
+	}
+}
+
+func rawStore(t *testing.T) *store.Store {
+	st, err := store.Open(filepath.Join(t.TempDir(), "raw.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestUnlockTakesWhatLockoutsShows: an IPv6 source is listed as its /64, and
+// account.unlock accepts that form as well as any address inside it.
+func TestUnlockTakesWhatLockoutsShows(t *testing.T) {
+	for _, arg := range []string{"2001:db8::/64", "2001:db8::1234"} {
+		svc := testServices(t)
+		logins := lockout.New(lockout.Config{Failures: 1}, nil, nil)
+		svc.Lockouts = logins
+		reg, err := Build(svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check, ok := logins.Begin(context.Background(), "ssh", lockout.Source("[2001:db8::1]:22"))
+		if !ok {
+			t.Fatal("Begin refused")
+		}
+		check.End(false)
+		var out bytes.Buffer
+		admin := accounts.Identity{Name: "ada", Role: accounts.Admin}
+		if err := reg.RunBatch(context.Background(), discard(), admin, strings.NewReader("account.lockouts\n"), &out); err != nil ||
+			!strings.Contains(out.String(), "2001:db8::/64") {
+			t.Fatalf("account.lockouts: %v\n%s", err, out.String())
+		}
+		out.Reset()
+		if err := reg.RunBatch(context.Background(), discard(), admin, strings.NewReader("account.unlock "+arg+"\n"), &out); err != nil {
+			t.Fatalf("account.unlock %s: %v", arg, err)
+		}
+		if len(logins.List()) != 0 {
+			t.Errorf("account.unlock %s left %v", arg, logins.List())
+		}
 	}
 }

@@ -91,12 +91,17 @@ const unknownText = "(unknown command; text not logged)"
 // redact returns the words as the audit log may show them: secret arguments and
 // flag values masked. A command with secrets whose line did not parse is shown
 // as its name and a count only, since a misplaced secret could sit anywhere.
-func redact(cmd *Command, words []string, p parsed, parseErr error) string {
+func redact(cmd *Command, words []string, p parsed, parseErr, err error) string {
 	if cmd == nil {
 		return unknownText
 	}
 	if parseErr != nil && cmd.hasSecrets() {
 		return fmt.Sprintf("%s (%d arguments, not shown: usage error)", cmd.Name, len(words)-1)
+	}
+	// A command that asks for a password and failed may have been given one in
+	// place of a name or role: its arguments are not shown either.
+	if err != nil && cmd.AsksSecrets && len(words) > 1 {
+		return fmt.Sprintf("%s (%d arguments, not shown: failed)", cmd.Name, len(words)-1)
 	}
 	if len(p.secrets) == 0 {
 		return strings.Join(words, " ")
@@ -121,5 +126,5 @@ func audit(log *slog.Logger, c *Ctx, cmd *Command, words []string, p parsed, par
 	}
 	log.Info("audit",
 		"account", c.User.Name, "remote", c.Remote, "mode", string(c.Mode),
-		"command", redact(cmd, words, p, parseErr), "result", result, "took_ms", took.Milliseconds())
+		"command", redact(cmd, words, p, parseErr, err), "result", result, "took_ms", took.Milliseconds())
 }

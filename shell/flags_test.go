@@ -241,7 +241,7 @@ func TestRedact(t *testing.T) {
 			if tc.cmd != nil {
 				p, err = parseWords(tc.cmd, words[1:])
 			}
-			if got := redact(tc.cmd, words, p, err); got != tc.want {
+			if got := redact(tc.cmd, words, p, err, nil); got != tc.want {
 				t.Errorf("redact(%q) = %q, want %q", tc.words, got, tc.want)
 			}
 			if !reflect.DeepEqual(words, orig) {

@@ -1,8 +1,10 @@
 package shell
 
 import (
+	"context"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +85,12 @@ type guard struct {
 	lastWarn time.Time
 	unlogged int      // refusals since the last warning
 	after    []func() // what to do once mu is released (closing sockets, logging)
+	// closed is set at Shutdown: every connection still logging in is cut and new
+	// ones are refused. active counts accepted connections not yet closed; drained
+	// is closed when it reaches zero after closed.
+	closed  bool
+	active  int
+	drained chan struct{}
 }
 
 // group is the guard's view of one address or one network.
@@ -94,9 +102,9 @@ type group struct {
 	lastGrant time.Time    // nets: when one of theirs last got a slot
 }
 
-// newGuard returns the shell's guard. The lockout is not its business any more: a
-// locked source still gets a slot, for public keys; checkPassword refuses its passwords.
-func newGuard(log *slog.Logger, l Limits, _ *lockout.Lockout) *guard {
+// newGuard returns the shell's guard. The lockout is not its business: a locked
+// source still gets a slot, for public keys; checkPassword refuses its passwords.
+func newGuard(log *slog.Logger, l Limits) *guard {
 	return &guard{
 		log: log, clock: realClock{}, grace: l.LoginGrace, first: l.FirstAttempt, queueWait: l.QueueWait,
 		maxSlots: l.MaxUnauthenticated, hosts: map[string]*group{}, nets: map[string]*group{},
@@ -140,10 +148,12 @@ type connState struct {
 type guardedConn struct {
 	net.Conn
 	state *connState
+	once  sync.Once // counts the connection out of g.active
 }
 
 func (g *guardedConn) Close() error {
 	g.state.settle()
+	g.once.Do(g.state.g.done)
 	return g.Conn.Close()
 }
 
@@ -153,6 +163,11 @@ func (g *guard) accept(ctx ssh.Context, conn net.Conn) net.Conn {
 	c := &connState{g: g, conn: conn, remote: conn.RemoteAddr().String(), host: hostOf(conn.RemoteAddr()),
 		net: netOf(conn.RemoteAddr()), ready: make(chan struct{})}
 	g.mu.Lock()
+	if g.closed {
+		g.unlock()
+		return nil
+	}
+	g.active++
 	g.admit(c)
 	g.unlock()
 	<-c.ready
@@ -160,10 +175,63 @@ func (g *guard) accept(ctx ssh.Context, conn net.Conn) net.Conn {
 	ok := c.ok
 	g.unlock()
 	if !ok {
+		g.done()
 		return nil
 	}
 	ctx.SetValue(keyConnState, c)
 	return &guardedConn{Conn: conn, state: c}
+}
+
+// done counts a connection out; the last one after close wakes wait.
+func (g *guard) done() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.active--
+	if g.closed && g.active == 0 && g.drained != nil {
+		close(g.drained)
+		g.drained = nil
+	}
+}
+
+// close is the end of intake: new connections are refused, and every connection
+// still waiting for a slot or logging in is cut (authenticated ones are the
+// server's to close).
+func (g *guard) close() {
+	g.mu.Lock()
+	g.closed = true
+	for _, h := range g.hosts {
+		for _, c := range slices.Clone(h.queue) {
+			g.release(c)
+			close(c.ready) // accept turns it away
+		}
+	}
+	for _, c := range slices.Clone(g.holding) {
+		if !c.checking {
+			g.release(c)
+		}
+		g.after = append(g.after, func() { c.conn.Close() })
+	}
+	g.unlock()
+}
+
+// wait returns once every accepted connection has closed, or with ctx's error.
+func (g *guard) wait(ctx context.Context) error {
+	g.mu.Lock()
+	if g.active == 0 {
+		g.mu.Unlock()
+		return nil
+	}
+	if g.drained == nil {
+		g.drained = make(chan struct{})
+	}
+	ch := g.drained
+	g.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // unlock releases g.mu, then does what was put off until then.

@@ -279,8 +279,10 @@ func (r *Registry) historyWorthy(line string) bool {
 		if !ok {
 			return false
 		}
+		// A password command's line is never kept: a password may stand in it as a
+		// name or a role, and history is decided before the command runs.
 		p, err := parseWords(cmd, words[1:])
-		if len(p.secrets) > 0 || (err != nil && cmd.hasSecrets()) {
+		if cmd.AsksSecrets || len(p.secrets) > 0 || (err != nil && cmd.hasSecrets()) {
 			return false
 		}
 	}

@@ -30,8 +30,9 @@ func (ss *session) exec(ctx context.Context) int {
 		fmt.Fprintln(ss.errOut, err)
 		return 1
 	}
-	if len(ss.sess.RawCommand()) > MaxLine {
+	if n := len(ss.sess.RawCommand()); n > MaxLine {
 		err = errLineTooLong
+		auditTooLong(ss.srv.log, c, n)
 	} else {
 		err = ss.srv.cfg.Registry.runLine(c, ss.srv.log, ss.sess.RawCommand())
 	}
@@ -60,6 +61,9 @@ func runBatch(in *streamInput, reg *Registry, log *slog.Logger, next func() (*Ct
 			return nil
 		}
 		if errors.Is(err, errLineTooLong) {
+			if c, cerr := next(); cerr == nil {
+				auditTooLong(log, c, -1)
+			}
 			return lineError{n: in.lineNo, err: err}
 		}
 		if err != nil {
@@ -114,6 +118,17 @@ func (r *Registry) RunBatch(ctx context.Context, log *slog.Logger, user accounts
 // MaxLine bounds one input line in every mode: a batch line, an answer, an exec
 // command. A longer line is refused, never buffered whole nor echoed back.
 const MaxLine = 64 << 10
+
+// auditTooLong records a refused over-long line: who, from where, and its
+// length when known (-1: over MaxLine), never its text.
+func auditTooLong(log *slog.Logger, c *Ctx, n int) {
+	size := fmt.Sprintf("over %d bytes", MaxLine)
+	if n >= 0 {
+		size = fmt.Sprintf("%d bytes", n)
+	}
+	log.Info("audit", "account", c.User.Name, "remote", c.Remote, "mode", string(c.Mode),
+		"command", "(line too long: "+size+"; text not logged)", "result", "line too long")
+}
 
 // errLineTooLong is what a line over MaxLine gets.
 var errLineTooLong = &UsageError{msg: fmt.Sprintf("line too long (limit %d KiB)", MaxLine>>10)}

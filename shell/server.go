@@ -115,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	log := cfg.Logger.With("component", "shell")
-	s := &Server{cfg: cfg, log: log, guard: newGuard(log, cfg.Limits, cfg.Lockout)}
+	s := &Server{cfg: cfg, log: log, guard: newGuard(log, cfg.Limits)}
 	s.srv = &ssh.Server{
 		Addr:             cfg.Addr,
 		Version:          "Ferry",
@@ -233,6 +233,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		errs = append(errs, fmt.Errorf("close listener: %w", err))
 	}
+	// Connections still logging in are cut and no new one is admitted: gliderlabs
+	// closes only those past the handshake.
+	s.guard.close()
 	sessions := s.cfg.Sessions
 	sessions.closeAll("Ferry is shutting down; this session is closing.")
 	// Sessions end as soon as their handlers see the cancellation; then the connections
@@ -249,6 +252,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 	defer cancel()
 	if err := sessions.waitEmpty(graceCtx); err != nil {
 		errs = append(errs, fmt.Errorf("%d session handlers did not return after their connections closed", sessions.Count()))
+	}
+	if err := s.guard.wait(graceCtx); err != nil {
+		errs = append(errs, errors.New("connections still open after they were closed"))
 	}
 	sessions.waitNotices()
 	reg.Remove()

@@ -111,7 +111,7 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 	sessions := shell.NewSessions()
 	model := status.New()
 	logins := lockout.New(lockout.Config{}, nil, nil)
-	svc := commands.Services{Accounts: acc, Lockouts: logins, Confdb: st, Status: model, Sessions: sessions,
+	svc := commands.Services{Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
 		HostKeys: hostKeySource{hostKey}, LogPath: filepath.Join(t.TempDir(), "ferry.log")}
 	reg, err := commands.Build(svc)
 	if err != nil {
@@ -555,5 +555,29 @@ func TestInProcessIdleConnectionsLoseTheirSlot(t *testing.T) {
 	}
 	if st := f.srv.Stats(); st.LoginsOK != 1 {
 		t.Fatalf("stats after one login: %+v", st)
+	}
+}
+
+// TestInProcessShutdownCutsConnectionsStillLoggingIn: Shutdown is the end of intake
+// for connections in the handshake too, not only for sessions.
+func TestInProcessShutdownCutsConnectionsStillLoggingIn(t *testing.T) {
+	f := newFixture(t)
+	raw, err := net.Dial("tcp", f.srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	time.Sleep(200 * time.Millisecond) // accepted: holding a slot, in the handshake
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := f.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	c, chans, reqs, err := gossh.NewClientConn(raw, "x", f.client)
+	if err == nil {
+		cl := gossh.NewClient(c, chans, reqs)
+		defer cl.Close()
+		t.Fatalf("a connection accepted before Shutdown logged in after it returned")
 	}
 }

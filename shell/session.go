@@ -98,8 +98,13 @@ func (s *Server) handle(sess ssh.Session) {
 
 	remote := sess.RemoteAddr().String()
 	limit := s.cfg.maxSessionsPerAccount()
-	id, ok := s.cfg.Sessions.admit(SessionInfo{Account: user.Name, Remote: remote, Mode: mode, Started: time.Now()}, limit,
+	id, ok, closing := s.cfg.Sessions.admit(SessionInfo{Account: user.Name, Remote: remote, Mode: mode, Started: time.Now()}, limit,
 		func(msg string) { fmt.Fprintf(ss.errOut, "\n%s\n", msg) }, cancel)
+	if closing {
+		fmt.Fprintf(stderr, "Ferry is shutting down; no session opens now.%s", eol)
+		sess.Exit(1)
+		return
+	}
 	if !ok {
 		if n, now := s.cfg.Sessions.refusalToLog(time.Now()); now {
 			s.log.Warn("session refused: too many open sessions for the account", "account", user.Name, "remote", remote,

@@ -23,6 +23,8 @@ type Sessions struct {
 	next  int
 	open  map[int]*tracked
 	empty chan struct{} // closed while no session is open
+	// closing is set by closeAll: the shell is stopping, and no session opens any more.
+	closing bool
 	// notices are the goroutines closeAll started; Shutdown waits for them.
 	notices sync.WaitGroup
 
@@ -64,9 +66,12 @@ func NewSessions() *Sessions {
 
 // admit tracks a new session unless its account already has limit open ones; the
 // check and the insertion are one step, so concurrent logins cannot pass the cap.
-func (s *Sessions) admit(info SessionInfo, limit int, notify func(string), cancel func()) (id int, ok bool) {
+func (s *Sessions) admit(info SessionInfo, limit int, notify func(string), cancel func()) (id int, ok, closing bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closing {
+		return 0, false, true
+	}
 	n := 0
 	for _, t := range s.open {
 		if t.info.Account == info.Account {
@@ -74,7 +79,7 @@ func (s *Sessions) admit(info SessionInfo, limit int, notify func(string), cance
 		}
 	}
 	if n >= limit {
-		return 0, false
+		return 0, false, false
 	}
 	s.next++
 	info.ID = s.next
@@ -82,7 +87,7 @@ func (s *Sessions) admit(info SessionInfo, limit int, notify func(string), cance
 		s.empty = make(chan struct{})
 	}
 	s.open[info.ID] = &tracked{info: info, notify: notify, cancel: cancel}
-	return info.ID, true
+	return info.ID, true, false
 }
 
 // refusalToLog counts a refused session and reports whether to log now, with the
@@ -154,6 +159,7 @@ const noticeTimeout = time.Second
 func (s *Sessions) closeAll(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closing = true
 	for _, t := range s.open {
 		told := make(chan struct{})
 		s.notices.Add(2)

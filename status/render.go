@@ -62,7 +62,7 @@ func textValue(f Field) string {
 // escapeControl keeps what came from users from driving the operator's terminal.
 func escapeControl(s string) string { return termsafe.Escape(s) }
 
-func isControl(r rune) bool { return r < 0x20 || 0x7f <= r && r <= 0x9f }
+var isControl = termsafe.IsControl
 
 // MarshalJSON writes the section with its fields and labels in their declared
 // order, which a Go map would lose:

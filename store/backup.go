@@ -104,3 +104,23 @@ func exportValue(raw []byte, redact []string) any {
 	}
 	return obj
 }
+
+// Operations is what an operator may do with the confdb as a whole: back it up,
+// export it, see its size and path. Commands get this, never the Store, so
+// they cannot write records past the rules of their owners.
+type Operations struct{ s *Store }
+
+// Operations returns the confdb's operator view.
+func (s *Store) Operations() Operations { return Operations{s: s} }
+
+// Backup is Store.Backup.
+func (o Operations) Backup(path string) (int64, error) { return o.s.Backup(path) }
+
+// Export is Store.Export.
+func (o Operations) Export(w io.Writer) error { return o.s.Export(w) }
+
+// Size is Store.Size.
+func (o Operations) Size() (int64, error) { return o.s.Size() }
+
+// Path is Store.Path.
+func (o Operations) Path() string { return o.s.Path() }

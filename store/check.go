@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,6 +93,15 @@ func inspect(path string, size int64, timeout time.Duration) error {
 		}
 		if meta := tx.Bucket(bucketMeta); meta == nil || meta.Get(keySchemaVersion) == nil {
 			return damaged(path, "it holds no schema version, so it is not a confdb or its first boot never finished")
+		}
+		// A scribbled bucket name reads as a missing bucket, which every reader
+		// takes for granted: every bucket the first schema made must be there.
+		// (A version this build does not know is migrate's to report.)
+		v, verr := strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchemaVersion)))
+		for _, b := range baseBuckets {
+			if verr == nil && v >= 1 && v <= SchemaVersion() && tx.Bucket(b) == nil {
+				return damaged(path, fmt.Sprintf("bucket %q is missing", b))
+			}
 		}
 		if tornMeta {
 			// What a torn meta write leaves: bbolt uses the other, older meta page

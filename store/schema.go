@@ -28,6 +28,9 @@ var (
 	keyBootstrappedAt = []byte("bootstrapped_at")
 )
 
+// baseBuckets are made by the first migration, so every confdb has them.
+var baseBuckets = [][]byte{bucketMeta, bucketAccounts, bucketHostKeys, bucketHistory}
+
 // exportSpec says how a top-level bucket appears in confdb.export.
 type exportSpec struct {
 	bucket []byte

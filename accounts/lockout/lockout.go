@@ -192,7 +192,8 @@ func (l *Lockout) Refuse(service string) {
 }
 
 // Denied reports whether src is locked and, if so, counts a refusal for service with
-// no delay: for checks that cost nothing anyway, such as a public key.
+// no delay, for a caller whose refusal costs nothing to tell apart anyway. (Public
+// keys are not locked out at all: they cannot be guessed.)
 func (l *Lockout) Denied(service, src string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -100,7 +100,7 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 	sessions := shell.NewSessions()
 	first := &firstBoot{dataDir: o.dataDir, st: st, acc: acc, log: log}
 	reg, err := commands.Build(commands.Services{
-		Accounts: acc, Lockouts: logins, Confdb: st, Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
+		Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
 	})
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ import (
 // operator's terminal. C1 counts: 0x9b is CSI on terminals that honour 8-bit
 // controls, whether it arrives as U+009B or as a raw byte.
 func Escape(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsFunc(s, isControl) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, IsControl) {
 		return s
 	}
 	var b strings.Builder
@@ -22,7 +22,7 @@ func Escape(s string) string {
 		switch {
 		case r == utf8.RuneError && n == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case isControl(r):
+		case IsControl(r):
 			fmt.Fprintf(&b, `\x%02x`, r)
 		default:
 			b.WriteString(s[i : i+n])
@@ -41,4 +41,5 @@ func EscapeLines(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-func isControl(r rune) bool { return r < 0x20 || 0x7f <= r && r <= 0x9f }
+// IsControl reports whether r is a C0 control, DEL or a C1 control.
+func IsControl(r rune) bool { return r < 0x20 || 0x7f <= r && r <= 0x9f }
