@@ -6,10 +6,12 @@ require (
 	github.com/c-bata/go-prompt v0.2.6
 	github.com/gliderlabs/ssh v0.3.8
 	github.com/olekukonko/tablewriter v1.1.5
+	github.com/pavlo-v-chernykh/keystore-go/v4 v4.5.0
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/crypto v0.58.0
 	golang.org/x/term v0.47.0
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
 require (

@@ -3,7 +3,7 @@
 set -euo pipefail
 
 need=()
-for tool in ssh:openssh-client ssh-keygen:openssh-client ssh-keyscan:openssh-client sshpass:sshpass tmux:tmux ssh-audit:ssh-audit; do
+for tool in ssh:openssh-client ssh-keygen:openssh-client ssh-keyscan:openssh-client sshpass:sshpass tmux:tmux ssh-audit:ssh-audit keytool:default-jre-headless openssl:openssl; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if [ ${#need[@]} -eq 0 ]; then
@@ -14,5 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 # shellcheck disable=SC2207
 pkgs=($(printf '%s\n' "${need[@]}" | sort -u))
 echo "installing test dependencies: ${pkgs[*]}"
+# openjdk's postinst fails on images that ship without man directories.
+$sudo mkdir -p /usr/share/man/man1
 $sudo apt-get -o DPkg::Lock::Timeout=120 update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends "${pkgs[@]}"
