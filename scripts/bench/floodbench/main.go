@@ -25,6 +25,8 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/ferry-appliance/ferry/scripts/bench/benchutil"
 )
 
 type options struct {
@@ -101,7 +103,7 @@ func run(o options) error {
 
 	// ferryd, past the first-login change and with the key authorized.
 	host, _ := os.Hostname()
-	addr := freeAddr()
+	addr := benchutil.FreeAddr()
 	fcmd := exec.Command(o.ferryd, "--data-dir", filepath.Join(tmp, "ferry"), "--ssh-addr", addr, "--log-level", "error")
 	fcmd.Env = append(os.Environ(), "FERRY_INITIAL_PASSWORD=Bench-Initial-001")
 	ferry := &target{name: "ferryd", addr: addr, prompt: "root@" + host + " ferry> ", auth: pwAuth, cmd: fcmd}
@@ -109,10 +111,10 @@ func run(o options) error {
 		return err
 	}
 	defer stop(ferry)
-	if err := execPassword(addr, "Bench-Initial-001", "passwd", password+"\n"+password+"\n"); err != nil {
+	if err := benchutil.ExecPassword(addr, "Bench-Initial-001", "passwd", password+"\n"+password+"\n"); err != nil {
 		return err
 	}
-	if err := execPassword(addr, password, fmt.Sprintf("account.addKey root '%s'", authLine), ""); err != nil {
+	if err := benchutil.ExecPassword(addr, password, fmt.Sprintf("account.addKey root '%s'", authLine), ""); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "ferryd: admin password logins, %d without and %d under the flood\n", o.runs, o.runs)
@@ -130,7 +132,7 @@ func run(o options) error {
 			return err
 		}
 		defer stop(sshd)
-		version = sshdVersion(o.sshd)
+		version = benchutil.SSHDVersion(o.sshd)
 		fmt.Fprintf(os.Stderr, "sshd: admin key logins\n")
 		sKeyQuiet, sKeyFlood = measureBoth(o, sshd)
 		stop(sshd)
@@ -225,7 +227,7 @@ func loginOnce(o options, t *target, thought *time.Duration, limit time.Duration
 	if err != nil {
 		return err
 	}
-	out := &promptWatch{want: []byte(t.prompt), seen: make(chan struct{})}
+	out := benchutil.NewPromptWatch(t.prompt)
 	sess.Stdout = out
 	if err := sess.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
 		return err
@@ -234,7 +236,7 @@ func loginOnce(o options, t *target, thought *time.Duration, limit time.Duration
 		return err
 	}
 	select {
-	case <-out.seen:
+	case <-out.Seen():
 		return nil
 	case <-time.After(20 * time.Second):
 		return fmt.Errorf("no prompt %q; got %q", t.prompt, out.String())
@@ -354,23 +356,12 @@ func (f *flood) stop() uint64 {
 }
 
 func startSSHD(bin, dir, authLine string, auth func(time.Duration, *time.Duration) gossh.AuthMethod) (*target, error) {
-	os.MkdirAll(dir, 0o700)
-	os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(authLine+"\n"), 0o600)
-	for _, t := range []string{"ed25519", "rsa"} {
-		if out, err := exec.Command("ssh-keygen", "-q", "-t", t, "-N", "", "-f", filepath.Join(dir, "host_"+t)).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("ssh-keygen: %v %s", err, out)
-		}
+	addr, config, err := benchutil.PrepareSSHD(dir, authLine)
+	if err != nil {
+		return nil, err
 	}
-	addr := freeAddr()
-	_, port, _ := net.SplitHostPort(addr)
-	conf := fmt.Sprintf("Port %s\nListenAddress 127.0.0.1\nHostKey %s/host_ed25519\nHostKey %s/host_rsa\n"+
-		"AuthorizedKeysFile %s/authorized_keys\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"+
-		"StrictModes no\nUsePAM no\nPidFile %s/sshd.pid\nPrintMotd no\nPrintLastLog no\nBanner none\n",
-		port, dir, dir, dir, dir)
-	os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(conf), 0o600)
-	os.MkdirAll("/run/sshd", 0o755) // privilege separation directory
 	t := &target{name: "sshd", addr: addr, prompt: "# ", auth: auth,
-		cmd: exec.Command(bin, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))}
+		cmd: exec.Command(bin, "-D", "-e", "-f", config)}
 	return t, start(t)
 }
 
@@ -406,69 +397,12 @@ func stop(t *target) {
 	}
 }
 
-func execPassword(addr, password, command, stdin string) error {
-	c, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "root", Auth: []gossh.AuthMethod{gossh.Password(password)},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	sess, err := c.NewSession()
-	if err != nil {
-		return err
-	}
-	sess.Stdin = strings.NewReader(stdin)
-	if out, err := sess.CombinedOutput(command); err != nil {
-		return fmt.Errorf("%s: %v %s", command, err, out)
-	}
-	return nil
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func raiseFileLimit(n uint64) {
 	var lim syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < n {
 		lim.Cur = min(n, lim.Max)
 		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 	}
-}
-
-func sshdVersion(bin string) string {
-	out, _ := exec.Command(bin, "-V").CombinedOutput()
-	return strings.TrimSpace(string(out))
-}
-
-type promptWatch struct {
-	mu   sync.Mutex
-	want []byte
-	buf  bytes.Buffer
-	seen chan struct{}
-	done bool
-}
-
-func (p *promptWatch) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.buf.Write(b)
-	if !p.done && bytes.Contains(p.buf.Bytes(), p.want) {
-		p.done = true
-		close(p.seen)
-	}
-	return len(b), nil
-}
-
-func (p *promptWatch) String() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.buf.String()
 }
 
 // median is the middle login, a failed one counting as the slowest; ok is false when

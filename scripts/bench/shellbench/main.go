@@ -20,6 +20,8 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/ferry-appliance/ferry/scripts/bench/benchutil"
 )
 
 func main() {
@@ -63,7 +65,7 @@ func run(ferrydBin, sshdBin string, n int) error {
 	dataDir := filepath.Join(tmp, "ferry")
 	ferry := func() *server {
 		return &server{name: "ferryd", prompt: "root@" + host + " ferry> ", execCmd: "system.status",
-			cmd: exec.Command(ferrydBin, "--data-dir", dataDir, "--ssh-addr", freeAddr(), "--log-level", "warn")}
+			cmd: exec.Command(ferrydBin, "--data-dir", dataDir, "--ssh-addr", benchutil.FreeAddr(), "--log-level", "warn")}
 	}
 	var fr result
 	s := ferry()
@@ -72,10 +74,10 @@ func run(ferrydBin, sshdBin string, n int) error {
 		return err
 	}
 	// Past the first-login change, and the key authorized, through the shell itself.
-	if err := execPassword(s.addr, "Bench-Initial-001", "passwd", "Bench-Changed-0002\nBench-Changed-0002\n"); err != nil {
+	if err := benchutil.ExecPassword(s.addr, "Bench-Initial-001", "passwd", "Bench-Changed-0002\nBench-Changed-0002\n"); err != nil {
 		return err
 	}
-	if err := execPassword(s.addr, "Bench-Changed-0002", fmt.Sprintf("account.addKey root '%s'", authLine), ""); err != nil {
+	if err := benchutil.ExecPassword(s.addr, "Bench-Changed-0002", fmt.Sprintf("account.addKey root '%s'", authLine), ""); err != nil {
 		return err
 	}
 	stop(s)
@@ -101,24 +103,13 @@ func run(ferrydBin, sshdBin string, n int) error {
 
 	// OpenSSH sshd with its own host keys and the same authorized key.
 	sshDir := filepath.Join(tmp, "sshd")
-	os.MkdirAll(sshDir, 0o700)
-	os.WriteFile(filepath.Join(sshDir, "authorized_keys"), []byte(authLine+"\n"), 0o600)
-	for _, t := range []string{"ed25519", "rsa"} {
-		if out, err := exec.Command("ssh-keygen", "-q", "-t", t, "-N", "", "-f", filepath.Join(sshDir, "host_"+t)).CombinedOutput(); err != nil {
-			return fmt.Errorf("ssh-keygen: %v %s", err, out)
-		}
+	addr, sshdConfig, err := benchutil.PrepareSSHD(sshDir, authLine)
+	if err != nil {
+		return err
 	}
-	addr := freeAddr()
-	_, port, _ := net.SplitHostPort(addr)
-	conf := fmt.Sprintf("Port %s\nListenAddress 127.0.0.1\nHostKey %s/host_ed25519\nHostKey %s/host_rsa\n"+
-		"AuthorizedKeysFile %s/authorized_keys\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"+
-		"StrictModes no\nUsePAM no\nPidFile %s/sshd.pid\nPrintMotd no\nPrintLastLog no\nBanner none\n",
-		port, sshDir, sshDir, sshDir, sshDir)
-	os.WriteFile(filepath.Join(sshDir, "sshd_config"), []byte(conf), 0o600)
-	os.MkdirAll("/run/sshd", 0o755) // privilege separation directory
 	var sr result
 	peer := &server{name: "sshd", addr: addr, prompt: "# ", execCmd: "true",
-		cmd: exec.Command(sshdBin, "-D", "-e", "-f", filepath.Join(sshDir, "sshd_config"))}
+		cmd: exec.Command(sshdBin, "-D", "-e", "-f", sshdConfig)}
 	if sr.warmBoot, err = startAndWait(peer); err != nil {
 		return err
 	}
@@ -127,7 +118,7 @@ func run(ferrydBin, sshdBin string, n int) error {
 	}
 	stop(peer)
 
-	fmt.Printf("Shell benchmark, loopback, %d logins each (ferryd vs OpenSSH sshd %s)\n", n, sshdVersion(sshdBin))
+	fmt.Printf("Shell benchmark, loopback, %d logins each (ferryd vs OpenSSH sshd %s)\n", n, benchutil.SSHDVersion(sshdBin))
 	fmt.Printf("%-28s %12s %12s %8s\n", "metric", "ferryd", "sshd", "ratio")
 	row := func(name string, a, b time.Duration) {
 		fmt.Printf("%-28s %12s %12s %8.2f\n", name, a.Round(10*time.Microsecond), b.Round(10*time.Microsecond), float64(a)/float64(b))
@@ -141,15 +132,6 @@ func run(ferrydBin, sshdBin string, n int) error {
 	row("exec round trip, median", median(fr.execRT), median(sr.execRT))
 	fmt.Printf("%-28s %12s %12s %8s\n", "password login to prompt", median(pwLogin).Round(10*time.Microsecond), "-", "-")
 	return nil
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // startAndWait starts s and returns the time until its port accepts connections.
@@ -222,7 +204,7 @@ func loginToPrompt(s *server, cfg *gossh.ClientConfig) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	out := &promptWatch{want: []byte(s.prompt), seen: make(chan struct{})}
+	out := benchutil.NewPromptWatch(s.prompt)
 	sess.Stdout = out
 	if err := sess.RequestPty("xterm", 40, 120, gossh.TerminalModes{}); err != nil {
 		return 0, err
@@ -231,27 +213,11 @@ func loginToPrompt(s *server, cfg *gossh.ClientConfig) (time.Duration, error) {
 		return 0, err
 	}
 	select {
-	case <-out.seen:
+	case <-out.Seen():
 		return time.Since(start), nil
 	case <-time.After(10 * time.Second):
-		return 0, fmt.Errorf("no prompt %q; got %q", s.prompt, out.buf.String())
+		return 0, fmt.Errorf("no prompt %q; got %q", s.prompt, out.String())
 	}
-}
-
-type promptWatch struct {
-	want []byte
-	buf  bytes.Buffer
-	seen chan struct{}
-	done bool
-}
-
-func (p *promptWatch) Write(b []byte) (int, error) {
-	p.buf.Write(b)
-	if !p.done && bytes.Contains(p.buf.Bytes(), p.want) {
-		p.done = true
-		close(p.seen)
-	}
-	return len(b), nil
 }
 
 func rss(pid int) int {
@@ -271,25 +237,4 @@ func pct(d []time.Duration, p int) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[(len(s)-1)*p/100]
-}
-
-func sshdVersion(bin string) string {
-	out, _ := exec.Command(bin, "-V").CombinedOutput()
-	return strings.TrimSpace(string(out))
-}
-
-// execPassword runs one exec command with password auth (setup only, not measured).
-func execPassword(addr, password, command, stdin string) error {
-	c, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "root", Auth: []gossh.AuthMethod{gossh.Password(password)},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	sess, _ := c.NewSession()
-	sess.Stdin = strings.NewReader(stdin)
-	if out, err := sess.CombinedOutput(command); err != nil {
-		return fmt.Errorf("%s: %v %s", command, err, out)
-	}
-	return nil
 }
