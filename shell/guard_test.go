@@ -164,22 +164,30 @@ func TestGuardPasswordFailureCountsInTheLockout(t *testing.T) {
 	}
 }
 
-func TestHostOf(t *testing.T) {
+// TestHostAndNetOf: the units the limits count. IPv6 addresses count per /64, so
+// rotating within a prefix does not escape them; networks are an IPv4 /24 or an IPv6 /48.
+func TestHostAndNetOf(t *testing.T) {
 	tests := []struct {
-		addr net.Addr
-		want string
+		addr      net.Addr
+		host, net string
 	}{
-		{&net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, "192.0.2.1"},
-		// IPv6 addresses count per /64: rotating within a prefix does not escape the limits.
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 22}, "2001:db8::/64"},
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8::ffff:1234"), Port: 22}, "2001:db8::/64"},
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8:0:1::1"), Port: 22}, "2001:db8:0:1::/64"},
-		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 22}, "::/64"},
-		{&net.UnixAddr{Name: "/run/ferry.sock", Net: "unix"}, "/run/ferry.sock"},
+		{&net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5555}, "192.0.2.1", "192.0.2.0/24"},
+		{&net.TCPAddr{IP: net.IPv4(192, 0, 2, 77), Port: 5555}, "192.0.2.77", "192.0.2.0/24"},
+		{&net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.77"), Port: 5555}, "192.0.2.77", "192.0.2.0/24"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 22}, "2001:db8::/64", "2001:db8::/48"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8::ffff:1234"), Port: 22}, "2001:db8::/64", "2001:db8::/48"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:0:1::1"), Port: 22}, "2001:db8:0:1::/64", "2001:db8::/48"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:3::1"), Port: 22}, "2001:db8:1:2::/64", "2001:db8:1::/48"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:ffff::1"), Port: 22}, "2001:db8:1:ffff::/64", "2001:db8:1::/48"},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 22}, "::/64", "::/48"},
+		{&net.UnixAddr{Name: "/run/ferry.sock", Net: "unix"}, "/run/ferry.sock", "/run/ferry.sock"},
 	}
 	for _, tc := range tests {
-		if got := hostOf(tc.addr); got != tc.want {
-			t.Errorf("hostOf(%v) = %q, want %q", tc.addr, got, tc.want)
+		if got := hostOf(tc.addr); got != tc.host {
+			t.Errorf("hostOf(%v) = %q, want %q", tc.addr, got, tc.host)
+		}
+		if got := netOf(tc.addr); got != tc.net {
+			t.Errorf("netOf(%v) = %q, want %q", tc.addr, got, tc.net)
 		}
 	}
 }
@@ -502,24 +510,6 @@ func TestGuardGroupsByNetwork(t *testing.T) {
 			// Another network (or /64) still gets a slot at once.
 			f.connect(tc.other).holds(t)
 		})
-	}
-}
-
-func TestNetOf(t *testing.T) {
-	tests := []struct {
-		addr net.Addr
-		want string
-	}{
-		{&net.TCPAddr{IP: net.IPv4(192, 0, 2, 77), Port: 5555}, "192.0.2.0/24"},
-		{&net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.77"), Port: 5555}, "192.0.2.0/24"},
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:3::1"), Port: 22}, "2001:db8:1::/48"},
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:ffff::1"), Port: 22}, "2001:db8:1::/48"},
-		{&net.UnixAddr{Name: "/run/ferry.sock", Net: "unix"}, "/run/ferry.sock"},
-	}
-	for _, tc := range tests {
-		if got := netOf(tc.addr); got != tc.want {
-			t.Errorf("netOf(%v) = %q, want %q", tc.addr, got, tc.want)
-		}
 	}
 }
 
