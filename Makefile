@@ -8,7 +8,7 @@ DATA_DIR   ?= ./var
 SSH_ADDR   ?= :7022
 SSH_PORT   := $(lastword $(subst :, ,$(SSH_ADDR)))
 
-.PHONY: build run test test-deps lint bench bench-flood clean
+.PHONY: build run test test-deps lint bench bench-flood bench-tls clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ferryd ./cmd/ferryd
@@ -37,6 +37,10 @@ bench: build
 
 bench-flood: build
 	./scripts/bench/flood.sh
+
+# TLS handshake latency: the keystore lookup at handshake time against a static tls.Config.
+bench-tls:
+	./scripts/bench/tls.sh
 
 clean:
 	rm -rf bin

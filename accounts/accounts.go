@@ -72,13 +72,20 @@ var dummyHash = []byte("$2a$11$bSxsaxK9BNVDCeD8B58asuJ67xxGNBOwb.FRC09i2X8XnAo7V
 // Service applies the account rules to the store.
 type Service struct {
 	st *store.Store
-	// changed is told the name of every account whose password was set; nil: nobody.
-	changed func(name string)
+	// changed is told the name of every account whose password was set.
+	changed []func(name string)
+	// removed is told the name of every account removed.
+	removed []func(name string)
 }
 
-// OnPasswordChange registers fn, called after an account's password was set
-// (changed, reset or set at the forced change). Set it before the service is used.
-func (s *Service) OnPasswordChange(fn func(name string)) { s.changed = fn }
+// OnPasswordChange adds fn, called after an account's password was set
+// (changed, reset or set at the forced change): the first boot removes the
+// initial-password file, the console ends the account's web sessions.
+// Add them before the service is used.
+func (s *Service) OnPasswordChange(fn func(name string)) { s.changed = append(s.changed, fn) }
+
+// OnRemove adds fn, called after an account was removed. Add it before the service is used.
+func (s *Service) OnRemove(fn func(name string)) { s.removed = append(s.removed, fn) }
 
 // New returns the account service over st.
 func New(st *store.Store) *Service { return &Service{st: st} }
@@ -238,7 +245,7 @@ func (s *Service) EnsureInitialAdmin(name, password string) (bool, error) {
 
 // Remove deletes an account and its history, never the last admin.
 func (s *Service) Remove(name string) error {
-	return s.st.UpdateAccounts(func(tx store.AccountsTx) error {
+	err := s.st.UpdateAccounts(func(tx store.AccountsTx) error {
 		a, err := tx.Account(name)
 		if err != nil {
 			return err
@@ -250,6 +257,12 @@ func (s *Service) Remove(name string) error {
 		}
 		return tx.Delete(name)
 	})
+	if err == nil {
+		for _, fn := range s.removed {
+			fn(name)
+		}
+	}
+	return err
 }
 
 // SetRole changes an account's role, never demoting the last admin.
@@ -330,8 +343,10 @@ func (s *Service) setPassword(name, password string, mustChange bool) error {
 		a.PasswordChangedAt = time.Now().UTC()
 		return nil
 	})
-	if err == nil && s.changed != nil {
-		s.changed(name)
+	if err == nil {
+		for _, fn := range s.changed {
+			fn(name)
+		}
 	}
 	return err
 }

@@ -613,3 +613,27 @@ func TestListShowsNoPasswordHash(t *testing.T) {
 		t.Errorf("List = %+v", a)
 	}
 }
+
+// Every hook hears of a password set and of a removal (the first boot and the
+// web console both listen); a refused change tells none.
+func TestChangeHooks(t *testing.T) {
+	t.Parallel()
+	svc, st := newService(t)
+	fixture(t, st, "root", Admin, oldPassword, false)
+	fixture(t, st, "bob", Viewer, oldPassword, false)
+	var changed, changed2, removed []string
+	svc.OnPasswordChange(func(n string) { changed = append(changed, n) })
+	svc.OnPasswordChange(func(n string) { changed2 = append(changed2, n) })
+	svc.OnRemove(func(n string) { removed = append(removed, n) })
+	svc.ResetPassword("bob", "weak")
+	if err := svc.ResetPassword("bob", newPassword); err != nil {
+		t.Fatal(err)
+	}
+	svc.Remove("ghost")
+	if err := svc.Remove("bob"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(changed, ",") != "bob" || strings.Join(changed2, ",") != "bob" || strings.Join(removed, ",") != "bob" {
+		t.Errorf("hooks saw changed %v, %v and removed %v; want bob once each", changed, changed2, removed)
+	}
+}

@@ -27,6 +27,7 @@ func TestErrorLinesGolden(t *testing.T) {
 	if err := svc.Accounts.Add("tester", accounts.Viewer, "Tester-Password-01"); err != nil {
 		t.Fatal(err)
 	}
+	dd := filepath.Dir(svc.Confdb.Path())
 	cases := []struct {
 		as    accounts.Role
 		batch string
@@ -62,6 +63,30 @@ func TestErrorLinesGolden(t *testing.T) {
 		{accounts.Admin, "account.unlock 192.0.2.7"},
 		{accounts.Admin, "account.unlock not-an-address"},
 		{accounts.Viewer, "account.list | grep root"},
+		{accounts.Admin, "keystore.register ferry-web PKCS12 " + dd + "/ca/certs/web.pfx\nnot-the-password"},
+		{accounts.Admin, "keystore.register x PKCS12 " + dd + "/ca/certs/absent.pfx"},
+		{accounts.Admin, "keystore.register x JKS " + dd + "/ca/certs/web.pfx"},
+		{accounts.Admin, "keystore.register x PKCS7 " + dd + "/ca/certs/web.pfx"},
+		{accounts.Admin, "keystore.register 'bad alias' PKCS12 " + dd + "/ca/certs/web.pfx"},
+		{accounts.Admin, "keystore.register x PKCS12 web.pfx"},
+		{accounts.Admin, "keystore.unregister ghost"},
+		{accounts.Viewer, "keystore.show ghost"},
+		{accounts.Admin, "certs.issue relative.pfx host server"},
+		{accounts.Admin, "certs.issue " + dd + "/ca/certs/web.pfx host server"},
+		{accounts.Admin, "certs.issue " + dd + "/new.pfx host superuser"},
+		{accounts.Admin, "certs.issue " + dd + "/new.pfx host server --san 'not a name'"},
+		{accounts.Admin, "certs.issue " + dd + "/new.pfx host server --days 0"},
+		{accounts.Admin, "certs.issue " + dd + "/new.pfx host server\nshort"},
+		{accounts.Admin, "certs.exportCa " + dd + "/ca.jks\nshort"},
+		{accounts.Admin, "certs.exportCa " + dd + "/ca.pem --format der"},
+		{accounts.Admin, "httpd.openSsl 0 webconsole ferry-web"},
+		{accounts.Admin, "httpd.openSsl 8443 nope ferry-web"},
+		{accounts.Admin, "httpd.openSsl 8443 webconsole ghost"},
+		{accounts.Admin, "httpd.openSsl 8443 webconsole ferry-ca"},
+		{accounts.Admin, "httpd.openSsl 8443 webconsole ferry-web ferry-web"},
+		{accounts.Admin, "httpd.openSsl 8443 webconsole ferry-web --bind localhost"},
+		{accounts.Admin, "httpd.close 8443"},
+		{accounts.Viewer, "httpd.openSsl 8443 webconsole ferry-web"},
 	}
 	var got strings.Builder
 	for _, tc := range cases {

@@ -29,6 +29,9 @@ type Services struct {
 	Sessions SessionLister
 	HostKeys HostKeySource
 	LogPath  string
+	// Keystores is the keystore registry; Bindings the HTTP bindings.
+	Keystores KeystoreService
+	Bindings  BindingService
 }
 
 // AccountService is the account rules (accounts.Service).
@@ -81,6 +84,9 @@ func Build(svc Services) (*shell.Registry, error) {
 		{"confdb", func() ([]shell.Command, error) { return confdbCommands(svc.Confdb) }},
 		{"logger", func() ([]shell.Command, error) { return loggerCommands(svc.LogPath) }},
 		{"tcpscan", func() ([]shell.Command, error) { return tcpscanCommands(), nil }},
+		{"keystore", func() ([]shell.Command, error) { return keystoreCommands(svc.Keystores, svc.Bindings) }},
+		{"certs", func() ([]shell.Command, error) { return certsCommands(svc.Keystores) }},
+		{"httpd", func() ([]shell.Command, error) { return httpdCommands(svc.Bindings, svc.Keystores) }},
 	}
 	var all [][]shell.Command
 	for _, g := range groups {

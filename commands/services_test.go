@@ -6,8 +6,11 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"go/parser"
 	"go/token"
+	"log/slog"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +21,9 @@ import (
 
 	"github.com/ferry-appliance/ferry/accounts"
 	"github.com/ferry-appliance/ferry/accounts/lockout"
+	"github.com/ferry-appliance/ferry/certs"
+	"github.com/ferry-appliance/ferry/internal/secretbox"
+	"github.com/ferry-appliance/ferry/net/httpd"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
@@ -44,10 +50,41 @@ func testServices(t *testing.T) Services {
 	if err != nil {
 		t.Fatal(err)
 	}
+	box, _, err := secretbox.Open(filepath.Join(dir, "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := certs.NewRegistry(certs.RegistryConfig{Records: st.Keystores(), Secrets: box, Flags: st,
+		CADir: filepath.Join(dir, "ca", "certs"), Hostname: "test", Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { keys.Shutdown(context.Background()) })
+	web, err := httpd.New(httpd.Config{Records: st.Bindings(), Keys: keys, Contexts: noContexts{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return Services{
 		Accounts: accounts.New(st), Lockouts: lockout.New(lockout.Config{}, nil, nil), Confdb: st.Operations(), Status: status.New(), Sessions: shell.NewSessions(),
-		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"),
+		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"), Keystores: keys, Bindings: web,
 	}
+}
+
+// noContexts knows the context names and serves nothing: the command tests open no port.
+type noContexts struct{}
+
+func (noContexts) Handler(name string) (http.Handler, error) {
+	if name == "webconsole" || name == "api" || name == "metrics" {
+		return http.NotFoundHandler(), nil
+	}
+	return nil, fmt.Errorf("context %q: unknown (webconsole, api, metrics)", name)
+}
+
+func (noContexts) Describe() []httpd.ContextInfo {
+	return []httpd.ContextInfo{{Name: "webconsole", Description: "the web console"}, {Name: "api", Description: "JSON API"}, {Name: "metrics", Description: "Prometheus"}}
 }
 
 func testTable(t *testing.T) *shell.Registry {
@@ -78,6 +115,8 @@ func TestMissingDependencyFailsAtBuild(t *testing.T) {
 		{"sessions", func(s *Services) { s.Sessions = nil }, "system commands: session list"},
 		{"host keys", func(s *Services) { s.HostKeys = nil }, "system commands: host keys"},
 		{"log path", func(s *Services) { s.LogPath = "" }, "logger commands: log path"},
+		{"keystores", func(s *Services) { s.Keystores = nil }, "keystore commands: keystore registry"},
+		{"bindings", func(s *Services) { s.Bindings = nil }, "keystore commands: binding list"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

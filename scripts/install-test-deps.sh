@@ -3,7 +3,7 @@
 set -euo pipefail
 
 need=()
-for tool in ssh:openssh-client ssh-keygen:openssh-client ssh-keyscan:openssh-client sshpass:sshpass tmux:tmux ssh-audit:ssh-audit keytool:default-jre-headless openssl:openssl; do
+for tool in ssh:openssh-client ssh-keygen:openssh-client ssh-keyscan:openssh-client sshpass:sshpass tmux:tmux ssh-audit:ssh-audit keytool:default-jre-headless openssl:openssl curl:curl chromium:chromium; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if [ ${#need[@]} -eq 0 ]; then

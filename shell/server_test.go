@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,7 +29,9 @@ import (
 	"github.com/ferry-appliance/ferry/accounts/lockout"
 	"github.com/ferry-appliance/ferry/certs"
 	"github.com/ferry-appliance/ferry/commands"
+	"github.com/ferry-appliance/ferry/internal/secretbox"
 	"github.com/ferry-appliance/ferry/internal/testutil"
+	"github.com/ferry-appliance/ferry/net/httpd"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
@@ -74,6 +77,15 @@ func testCommands() []shell.Command {
 
 func newFixture(t *testing.T) *fixture { return newFixtureWith(t, shell.Limits{}) }
 
+// noContexts is a context list with nothing to serve: no shell test opens a web port.
+type noContexts struct{}
+
+func (noContexts) Handler(name string) (http.Handler, error) {
+	return nil, fmt.Errorf("context %q: unknown", name)
+}
+
+func (noContexts) Describe() []httpd.ContextInfo { return nil }
+
 // hostKeySource serves fixed host keys to the server and to ssh.hostKeys.
 type hostKeySource []gossh.Signer
 
@@ -111,8 +123,21 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 	sessions := shell.NewSessions()
 	model := status.New()
 	logins := lockout.New(lockout.Config{}, nil, nil)
+	// The key material and web commands are in the table too, over an empty registry.
+	box, _, err := secretbox.Open(filepath.Join(t.TempDir(), "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := certs.NewRegistry(certs.RegistryConfig{Records: st.Keystores(), Secrets: box})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := httpd.New(httpd.Config{Records: st.Bindings(), Keys: keys, Contexts: noContexts{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc := commands.Services{Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
-		HostKeys: hostKeySource{hostKey}, LogPath: filepath.Join(t.TempDir(), "ferry.log")}
+		HostKeys: hostKeySource{hostKey}, LogPath: filepath.Join(t.TempDir(), "ferry.log"), Keystores: keys, Bindings: web}
 	reg, err := commands.Build(svc)
 	if err != nil {
 		t.Fatal(err)

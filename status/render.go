@@ -53,7 +53,12 @@ func textValue(f Field) string {
 	if !ok {
 		return escapeControl(fmt.Sprint(f.Value)) // NaN, ±Inf
 	}
-	if sec := f.Float(); f.Desc.unit == "seconds" && math.Abs(sec) < maxSeconds {
+	sec := f.Float()
+	switch {
+	case f.Desc.unit == "seconds" && strings.HasSuffix(f.Desc.name, "_timestamp_seconds") && sec > 0 && sec < maxSeconds:
+		// A point in time, as Prometheus names them: shown as a date.
+		n += " (" + time.Unix(int64(sec), 0).UTC().Format(time.RFC3339) + ")"
+	case f.Desc.unit == "seconds" && math.Abs(sec) < maxSeconds:
 		n += " (" + time.Duration(sec*float64(time.Second)).String() + ")"
 	}
 	return n

@@ -99,8 +99,8 @@ func inspect(path string, size int64, timeout time.Duration) error {
 		// (A version this build does not know is migrate's to report.)
 		v, verr := strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchemaVersion)))
 		for _, b := range baseBuckets {
-			if verr == nil && v >= 1 && v <= SchemaVersion() && tx.Bucket(b) == nil {
-				return damaged(path, fmt.Sprintf("bucket %q is missing", b))
+			if verr == nil && v >= b.since && v <= SchemaVersion() && tx.Bucket(b.name) == nil {
+				return damaged(path, fmt.Sprintf("bucket %q is missing", b.name))
 			}
 		}
 		if tornMeta {

@@ -18,6 +18,7 @@ type migration struct {
 // migrations are ordered; append only, never edit a released one.
 var migrations = []migration{
 	{version: 1, apply: createV1},
+	{version: 2, apply: createV2},
 }
 
 // SchemaVersion is the confdb version this build writes.
@@ -73,4 +74,14 @@ func readVersion(tx *bolt.Tx) (int, error) {
 		return 0, fmt.Errorf("confdb schema version %q: %w", raw, ErrCorrupt)
 	}
 	return v, nil
+}
+
+// createV2 adds the keystore registry and the HTTP bindings.
+func createV2(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bucketKeystores, bucketBindings} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("create bucket %s: %w", b, err)
+		}
+	}
+	return nil
 }

@@ -6,10 +6,15 @@ package store
 //	  schema_version   decimal ASCII, the last migration applied
 //	  created_at       RFC 3339, first boot
 //	  bootstrapped_at  RFC 3339, set once the bootstrap batch succeeded
+//	  local_ca_at      RFC 3339, set once first boot created the local CA files
 //	accounts/
 //	  <name>           JSON Account (password_hash is a secret)
 //	hostkeys/
 //	  <algorithm>      OpenSSH PEM private key (secret; the whole bucket)
+//	keystores/                  (since version 2)
+//	  <alias>          JSON Keystore (password is sealed with secret.key; left out of export)
+//	httpd/                      (since version 2)
+//	  <port>           JSON Binding, the port in decimal
 //	history/
 //	  <account>/       one sub-bucket per account
 //	    <seq>          8-byte big-endian sequence -> command line
@@ -18,18 +23,26 @@ package store
 // a migration is needed only when a key or a bucket moves.
 
 var (
-	bucketMeta     = []byte("meta")
-	bucketAccounts = []byte("accounts")
-	bucketHostKeys = []byte("hostkeys")
-	bucketHistory  = []byte("history")
+	bucketMeta      = []byte("meta")
+	bucketAccounts  = []byte("accounts")
+	bucketHostKeys  = []byte("hostkeys")
+	bucketHistory   = []byte("history")
+	bucketKeystores = []byte("keystores")
+	bucketBindings  = []byte("httpd")
 
 	keySchemaVersion  = []byte("schema_version")
 	keyCreatedAt      = []byte("created_at")
 	keyBootstrappedAt = []byte("bootstrapped_at")
 )
 
-// baseBuckets are made by the first migration, so every confdb has them.
-var baseBuckets = [][]byte{bucketMeta, bucketAccounts, bucketHostKeys, bucketHistory}
+// baseBuckets are the buckets every confdb of at least version since has.
+var baseBuckets = []struct {
+	name  []byte
+	since int
+}{
+	{bucketMeta, 1}, {bucketAccounts, 1}, {bucketHostKeys, 1}, {bucketHistory, 1},
+	{bucketKeystores, 2}, {bucketBindings, 2},
+}
 
 // exportSpec says how a top-level bucket appears in confdb.export.
 type exportSpec struct {
@@ -47,4 +60,6 @@ var exported = []exportSpec{
 	{bucket: bucketAccounts, redact: []string{"password_hash"}},
 	{bucket: bucketHostKeys, skip: true},
 	{bucket: bucketHistory, skip: true},
+	{bucket: bucketKeystores, redact: []string{"password"}},
+	{bucket: bucketBindings},
 }

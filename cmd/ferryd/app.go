@@ -26,6 +26,8 @@ const (
 	initialPasswordFile = "initial-password"
 	initialPasswordEnv  = "FERRY_INITIAL_PASSWORD"
 	confdbFile          = "confdb.db"
+	// secretKeyFile seals the keystore passwords in the confdb: back it up with the confdb, apart from it.
+	secretKeyFile = "secret.key"
 	// lockTimeout is how long a second ferryd waits for the confdb lock before giving up.
 	lockTimeout = time.Second
 )
@@ -99,8 +101,21 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 	model := status.New()
 	sessions := shell.NewSessions()
 	first := &firstBoot{dataDir: o.dataDir, st: st, acc: acc, log: log}
+	secrets := &secretKey{path: filepath.Join(o.dataDir, secretKeyFile)}
+	keystores, err := certs.NewRegistry(certs.RegistryConfig{
+		Records: st.Keystores(), Secrets: secrets, Flags: st, Status: model, Log: log,
+		CADir: filepath.Join(o.dataDir, "ca", "certs"), Hostname: hostname,
+	})
+	if err != nil {
+		return nil, err
+	}
+	web, con, err := buildWeb(st, acc, logins, model, sessions, keystores, log, hostname)
+	if err != nil {
+		return nil, err
+	}
 	reg, err := commands.Build(commands.Services{
 		Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
+		Keystores: keystores, Bindings: web,
 	})
 	if err != nil {
 		return nil, err
@@ -117,11 +132,15 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 		lifecycle.Part{Name: "status", Component: systemStatus(model, st, logins, out, o.dataDir, hostname)},
 		lifecycle.Part{Name: "hostkeys", Component: hostKeys},
 		lifecycle.Part{Name: "first-boot", Component: first},
-		// Later issues insert their parts here, in this order: keystores,
-		// destinations (they connect in the background and never block boot),
-		// pipeline, receivers, web. Stopping runs the list backwards: admin
-		// surfaces, receivers, pipeline (drains), destinations (wait for
+		lifecycle.Part{Name: "secrets", Component: secrets},
+		lifecycle.Part{Name: "keystores", Component: keystores},
+		// Later issues insert their parts here, in this order: destinations
+		// (they connect in the background and never block boot), pipeline,
+		// receivers. Stopping runs the list backwards: admin surfaces,
+		// receivers, pipeline (drains), destinations (wait for
 		// acknowledgements until the deadline), store.
+		lifecycle.Part{Name: "console", Component: con},
+		lifecycle.Part{Name: "web", Component: web},
 		lifecycle.Part{Name: "bootstrap", Component: &bootstrap{path: o.bootstrap, st: st, reg: reg, log: log, first: first}},
 		lifecycle.Part{Name: "shell", Component: sh},
 	)

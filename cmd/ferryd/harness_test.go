@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,6 +75,31 @@ type daemon struct {
 	readyInfo readyFileContent
 	// readyFile is where ferryd wrote ready.
 	readyFile string
+	// web is the console's address (host:port) when a TLS binding is open.
+	web string
+}
+
+// testBootstrap is the embedded first-boot batch with its web port moved to
+// a free one on 127.0.0.1.
+func testBootstrap(t *testing.T) []byte {
+	t.Helper()
+	const line = "httpd.openSsl 8443 webconsole ferry-web"
+	if !bytes.Contains(defaultBootstrap, []byte(line)) {
+		t.Fatalf("the embedded bootstrap lost %q", line)
+	}
+	port := freePort(t)
+	return bytes.Replace(defaultBootstrap, []byte(line), fmt.Appendf(nil, "httpd.openSsl %d webconsole ferry-web --bind 127.0.0.1", port), 1)
+}
+
+// freePort is a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // startDaemon starts ferryd on dir (a fresh temp dir if ""), waits until it listens,
@@ -106,6 +132,15 @@ func launchEnv(t *testing.T, dir string, env []string, extra ...string) (*daemon
 	readyFile := filepath.Join(readyDir, "ready.json")
 	d.readyFile = readyFile
 	args := append([]string{"--data-dir", dir, "--ssh-addr", "127.0.0.1:0", "--ready-file", readyFile}, extra...)
+	if !slices.Contains(extra, "--bootstrap") {
+		// The embedded batch, with the console on a port of its own on 127.0.0.1:
+		// parallel daemons must not all ask for 8443.
+		boot := filepath.Join(readyDir, "bootstrap.ferry")
+		if err := os.WriteFile(boot, testBootstrap(t), 0o600); err != nil {
+			return nil, err
+		}
+		args = append(args, "--bootstrap", boot)
+	}
 	d.cmd = exec.Command(ferrydBin, args...)
 	d.cmd.Env = env
 	// If the test binary dies (a timeout, a kill), its daemons die with it.
@@ -135,6 +170,11 @@ func launchEnv(t *testing.T, dir string, env []string, extra ...string) (*daemon
 			}
 			d.readyInfo = ready
 			d.addr = ready.Listeners["ssh"]
+			for name, addr := range ready.Listeners {
+				if strings.HasPrefix(name, "https:") {
+					d.web = addr
+				}
+			}
 			_, d.port, _ = net.SplitHostPort(d.addr)
 			return d, nil
 		case <-d.exited:

@@ -75,7 +75,7 @@ func TestOpenSSHInARealTerminal(t *testing.T) {
 	tt.keys("system.stat", "Tab")
 	tt.waitScreen(prompt + "system.status")
 	tt.keys("Enter")
-	tt.waitScreen("confdb_size_bytes:")
+	tt.waitScreen(`refused_total{reason="busy"}:`) // the last section, the shell's
 	// Ctrl-C stops a following logger.tail and the prompt comes back.
 	tt.keys("logger.tail 1", "Enter")
 	tt.waitScreen("msg=audit")

@@ -1,0 +1,129 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Keystore is a registered keystore: where its file is and how to open it.
+// The key material itself stays in the file; the confdb holds only the record.
+type Keystore struct {
+	Alias string `json:"alias"`
+	Type  string `json:"type"` // JKS, PKCS12 or PEM
+	Path  string `json:"path"`
+	// Password is sealed with <data-dir>/secret.key (internal/secretbox), so a
+	// confdb backup alone does not reveal it; "" when the file needs none.
+	// Export leaves it out.
+	Password   string    `json:"password,omitempty"`
+	Registered time.Time `json:"registered"`
+}
+
+// Binding is an HTTP listener the operator opened (httpd.open, httpd.openSsl).
+type Binding struct {
+	Port    int       `json:"port"`
+	Bind    string    `json:"bind"` // "" is every address
+	Context string    `json:"context"`
+	Key     string    `json:"key,omitempty"`   // keystore alias of the server certificate; "" is plain HTTP
+	Trust   string    `json:"trust,omitempty"` // keystore alias whose certificates sign the required client certificates
+	Opened  time.Time `json:"opened"`
+}
+
+// Table is one bucket of whole JSON records keyed by name: the typed record
+// stores below are built on it, and internal/liveconf writes through it.
+type Table[R any] struct {
+	s      *Store
+	bucket []byte
+}
+
+// Keystores is the table of registered keystores, keyed by alias.
+func (s *Store) Keystores() Table[Keystore] { return Table[Keystore]{s: s, bucket: bucketKeystores} }
+
+// Bindings is the table of HTTP bindings, keyed by port (decimal).
+func (s *Store) Bindings() Table[Binding] { return Table[Binding]{s: s, bucket: bucketBindings} }
+
+// BindingKey is a binding's key in its table.
+func BindingKey(port int) string { return strconv.Itoa(port) }
+
+// Get returns the record under key; ok is false when there is none.
+func (t Table[R]) Get(key string) (r R, ok bool, err error) {
+	err = t.s.db.View(func(tx *bolt.Tx) error {
+		err := getJSON(tx.Bucket(t.bucket), key, &r)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		ok = err == nil
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("%s %q: %w", t.bucket, key, err)
+	}
+	return r, ok, err
+}
+
+// Put writes the whole record under key, replacing any.
+func (t Table[R]) Put(key string, r R) error {
+	return t.s.db.Update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(t.bucket), key, r) })
+}
+
+// Delete removes key's record; a missing record is not an error.
+func (t Table[R]) Delete(key string) error {
+	return t.s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(t.bucket).Delete([]byte(key)) })
+}
+
+// List returns every record, ordered by key. A record that does not decode is
+// reported by key in bad and left out, so one damaged record cannot hide the rest.
+func (t Table[R]) List() (records []R, bad map[string]error, err error) {
+	type kv struct {
+		k string
+		v R
+	}
+	var all []kv
+	err = t.s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(t.bucket).ForEach(func(k, v []byte) error {
+			var r R
+			if err := json.Unmarshal(v, &r); err != nil {
+				if bad == nil {
+					bad = map[string]error{}
+				}
+				bad[string(k)] = fmt.Errorf("%s %q: %w: %v", t.bucket, k, ErrCorrupt, err)
+				return nil
+			}
+			all = append(all, kv{string(k), r})
+			return nil
+		})
+	})
+	sort.Slice(all, func(i, j int) bool { return all[i].k < all[j].k })
+	for _, e := range all {
+		records = append(records, e.v)
+	}
+	return records, bad, err
+}
+
+// Flag reports when the meta flag name was set (zero if never): one-time
+// actions such as creating the local CA record that they ran.
+func (s *Store) Flag(name string) (time.Time, error) {
+	var t time.Time
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketMeta).Get([]byte(name))
+		if raw == nil {
+			return nil
+		}
+		var err error
+		t, err = time.Parse(time.RFC3339, string(raw))
+		return err
+	})
+	return t, err
+}
+
+// SetFlag sets the meta flag name to at.
+func (s *Store) SetFlag(name string, at time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte(name), []byte(at.UTC().Format(time.RFC3339)))
+	})
+}
