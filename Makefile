@@ -17,6 +17,7 @@ run: build
 	@echo "Ferry $(VERSION): data in $(DATA_DIR); log in with:  ssh -p$(SSH_PORT) root@localhost"
 	@if [ -f $(DATA_DIR)/initial-password ] || [ ! -f $(DATA_DIR)/confdb.db ]; then \
 		echo "       root's initial password: $(DATA_DIR)/initial-password (until root changes it)"; fi
+	@echo "       web console: https://localhost:8443/ (certs.exportCa PATH writes its CA; root signs in after its first SSH login)"
 	@echo "       stop with Ctrl-C"
 	./bin/ferryd --data-dir $(DATA_DIR) --ssh-addr $(SSH_ADDR)
 
@@ -24,7 +25,7 @@ run: build
 test: test-deps
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# Installs what the tests drive: OpenSSH client, sshpass (Debian packages).
+# Installs what the tests drive: OpenSSH client, sshpass, tmux, ssh-audit, keytool, openssl, curl, chromium (Debian packages).
 test-deps:
 	./scripts/install-test-deps.sh
 

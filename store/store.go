@@ -132,26 +132,10 @@ func (s *Store) Size() (int64, error) {
 }
 
 // Bootstrapped reports when the first-boot batch completed (zero if never).
-func (s *Store) Bootstrapped() (time.Time, error) {
-	var t time.Time
-	err := s.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketMeta).Get(keyBootstrappedAt)
-		if raw == nil {
-			return nil
-		}
-		var err error
-		t, err = time.Parse(time.RFC3339, string(raw))
-		return err
-	})
-	return t, err
-}
+func (s *Store) Bootstrapped() (time.Time, error) { return s.Flag(string(keyBootstrappedAt)) }
 
 // MarkBootstrapped records that the first-boot batch has run.
-func (s *Store) MarkBootstrapped(at time.Time) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keyBootstrappedAt, []byte(at.UTC().Format(time.RFC3339)))
-	})
-}
+func (s *Store) MarkBootstrapped(at time.Time) error { return s.SetFlag(string(keyBootstrappedAt), at) }
 
 // getJSON decodes key of bucket into v; ErrNotFound if the key is absent.
 func getJSON(b *bolt.Bucket, key string, v any) error {

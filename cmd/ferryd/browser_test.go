@@ -31,18 +31,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	defer cancel()
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(tctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		browser.Do(t, tctx, what, steps...)
 	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(tctx, chromedp.TextContent(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	text := func(sel string) string { t.Helper(); return browser.Text(t, tctx, sel) }
 
 	run("open the console", chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("login-form")))
 	run("sign in with a wrong password",

@@ -91,16 +91,7 @@ func testBootstrap(t *testing.T) []byte {
 	return bytes.Replace(defaultBootstrap, []byte(line), fmt.Appendf(nil, "httpd.openSsl %d webconsole ferry-web --bind 127.0.0.1", port), 1)
 }
 
-// freePort is a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+var freePort = testutil.FreePort
 
 // startDaemon starts ferryd on dir (a fresh temp dir if ""), waits until it listens,
 // and stops it when the test ends.

@@ -5,10 +5,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -198,7 +196,7 @@ httpd.openSsl %[3]s webconsole ferry-web
 	}
 	served := conn.ConnectionState().PeerCertificates[0]
 	conn.Close()
-	if fp := fingerprint(served); fp != webFP {
+	if fp := certs.Fingerprint(served); fp != webFP {
 		t.Errorf("served certificate %s (%s); want the issued %s", fp, served.Subject, webFP)
 	}
 	list := edge.mustRun(t, "keystore.list", "")
@@ -303,19 +301,6 @@ func TestWebFailuresLockOutSSH(t *testing.T) {
 	if code, _ := curl(t, ca, "root:"+changedPassword, "https://"+d.web+"/api/status"); code != 401 {
 		t.Errorf("web login while locked out = %d; want 401", code)
 	}
-}
-
-func fingerprint(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	h := strings.ToUpper(hex.EncodeToString(sum[:]))
-	var b strings.Builder
-	for i := 0; i < len(h); i += 2 {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(h[i : i+2])
-	}
-	return b.String()
 }
 
 // fingerprintAfter finds the SHA-256 certs.issue printed for the file at path.

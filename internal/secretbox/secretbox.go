@@ -196,7 +196,8 @@ func (b *Box) OpenFor(context, sealed string) ([]byte, error) {
 	if len(raw) < ns+b.aead.Overhead() {
 		return nil, fmt.Errorf("sealed value: %d bytes, too short: %w", len(raw), ErrCorrupt)
 	}
-	plain, err := b.aead.Open(nil, raw[:ns], raw[ns:], []byte(context))
+	// Not nil when empty: a caller may tell "opened" from "nothing" by it.
+	plain, err := b.aead.Open([]byte{}, raw[:ns], raw[ns:], []byte(context))
 	if err != nil {
 		what := "sealed value"
 		if context != "" {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-appliance/ferry/certs"
 	"github.com/ferry-appliance/ferry/internal/secretbox"
+	"github.com/ferry-appliance/ferry/internal/testutil"
 	"github.com/ferry-appliance/ferry/net/httpd"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
@@ -94,15 +95,7 @@ func (e *env) stop() {
 	e.st.Close()
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+var freePort = testutil.FreePort
 
 // get fetches path over TLS, verifying the server against roots, and returns
 // the body and the certificate the server presented.
