@@ -111,8 +111,8 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	return r, nil
 }
 
-// OnChange adds fn, called after an alias is registered or unregistered
-// (outside the registry's lock): a listener that failed for want of it retries.
+// OnChange adds fn, called after an alias is registered (outside the
+// registry's lock): a listener that failed for want of it retries.
 // Call before Start.
 func (r *Registry) OnChange(fn func(alias string)) { r.onChange = append(r.onChange, fn) }
 
@@ -276,6 +276,10 @@ func (r *Registry) Register(alias string, typ Type, path string, password []byte
 
 	r.mu.Lock()
 	old := r.current()[alias]
+	if err := replaceable(old, e); err != nil {
+		r.mu.Unlock()
+		return Info{}, nil, fmt.Errorf("keystore %q: %w", alias, err)
+	}
 	_, err = liveconf.Commit(r.cfg.Records, r.log, alias, &e.rec, func(_, _ *store.Keystore) error {
 		r.swap(alias, e) // a map swap: it cannot fail
 		return nil
@@ -292,6 +296,21 @@ func (r *Registry) Register(alias string, typ Type, path string, password []byte
 	}
 	r.log.Info("keystore registered", "alias", alias, "type", typ, "path", ks.Path, "replaced", old != nil)
 	return now, replaced, nil
+}
+
+// replaceable refuses to replace a key pair with a truststore, or trusted
+// certificates with a key store: listeners using the alias would quietly keep
+// the old material and fail at the next boot. Unregistering first says so.
+func replaceable(old, next *entry) error {
+	switch {
+	case old == nil || old.ks == nil:
+		return nil
+	case old.cert != nil && next.cert == nil:
+		return fmt.Errorf("%w: it holds a private key and the new file has none (keystore.unregister it first to change its kind)", ErrNoEntries)
+	case old.pool != nil && next.pool == nil:
+		return fmt.Errorf("%w: it holds trusted certificates and the new file has none (keystore.unregister it first to change its kind)", ErrNoEntries)
+	}
+	return nil
 }
 
 // Unregister removes alias. Listeners that use it keep the material they last
@@ -311,7 +330,6 @@ func (r *Registry) Unregister(alias string) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("keystore %q: %w", alias, err)
 	}
-	r.changed(alias)
 	r.log.Info("keystore unregistered", "alias", alias)
 	return r.info(old), nil
 }

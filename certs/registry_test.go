@@ -220,9 +220,20 @@ func TestRegisterReplaces(t *testing.T) {
 	}
 	var changed []string
 	r.OnChange(func(a string) { changed = append(changed, a) })
-	r.Unregister(certs.AliasWeb)
+	r.Register(certs.AliasWeb, certs.PKCS12, filepath.Join(dir, fxKtP12), []byte(ktPass))
+	r.Unregister(certs.AliasBase)
 	if len(changed) != 1 || changed[0] != certs.AliasWeb {
-		t.Errorf("OnChange saw %v", changed)
+		t.Errorf("OnChange saw %v; want the one registration", changed)
+	}
+	// A key pair is not replaced by a truststore, nor a truststore by a key store.
+	if _, _, err := r.Register(certs.AliasWeb, certs.JKS, filepath.Join(dir, fxKtTrustJKS), []byte(trustPass)); !errors.Is(err, certs.ErrNoEntries) || !strings.Contains(err.Error(), "unregister it first") {
+		t.Errorf("replacing a key pair with a truststore = %v", err)
+	}
+	if _, _, err := r.Register(certs.AliasCA, certs.PKCS12, filepath.Join(dir, fxKtP12), []byte(ktPass)); !errors.Is(err, certs.ErrNoEntries) {
+		t.Errorf("replacing a truststore with a key store = %v", err)
+	}
+	if c, _ := r.Certificate(certs.AliasWeb); c == nil || c.Leaf.Subject.CommonName != fxKtP12CN {
+		t.Error("a refused replacement changed the alias")
 	}
 }
 

@@ -55,9 +55,11 @@ func textValue(f Field) string {
 	}
 	sec := f.Float()
 	switch {
-	case f.Desc.unit == "seconds" && strings.HasSuffix(f.Desc.name, "_timestamp_seconds") && sec > 0 && sec < maxSeconds:
-		// A point in time, as Prometheus names them: shown as a date.
-		n += " (" + time.Unix(int64(sec), 0).UTC().Format(time.RFC3339) + ")"
+	case f.Desc.unit == "seconds" && strings.HasSuffix(f.Desc.name, "_timestamp_seconds"):
+		// A point in time, as Prometheus names them: shown as a date (0 is never).
+		if sec > 0 && sec < maxSeconds {
+			n += " (" + time.Unix(int64(sec), 0).UTC().Format(time.RFC3339) + ")"
+		}
 	case f.Desc.unit == "seconds" && math.Abs(sec) < maxSeconds:
 		n += " (" + time.Duration(sec*float64(time.Second)).String() + ")"
 	}

@@ -631,3 +631,20 @@ func TestMarshalJSON(t *testing.T) {
 		}
 	}
 }
+
+// A point in time (a _timestamp_seconds gauge) reads as a date, not as a duration.
+func TestWriteTextTimestamps(t *testing.T) {
+	expiry := status.NewGauge("expiry_timestamp_seconds", "seconds", "When it expires", "alias")
+	snap := []status.Section{{Name: "certificate", Fields: []status.Field{
+		expiry.Field(int64(1900000000), "ferry-web"), expiry.Field(int64(0), "never")}}}
+	var b strings.Builder
+	if err := status.WriteText(&b, snap); err != nil {
+		t.Fatal(err)
+	}
+	want := "[certificate]\n" +
+		`expiry_timestamp_seconds{alias="ferry-web"}:  1900000000 (2030-03-17T17:46:40Z)` + "\n" +
+		`expiry_timestamp_seconds{alias="never"}:      0` + "\n"
+	if got := b.String(); got != want {
+		t.Errorf("WriteText:\n%s\nwant:\n%s", got, want)
+	}
+}

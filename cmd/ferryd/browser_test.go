@@ -19,7 +19,14 @@ import (
 // screenshot is a test artifact ($FERRY_ARTIFACTS); FERRY_README_SHOT=PATH
 // also writes it where the README shows it (docs/console.png).
 func TestConsoleInABrowser(t *testing.T) {
-	d := startDaemon(t, "").ready(t)
+	dir := ""
+	if os.Getenv("FERRY_README_SHOT") != "" {
+		// A data dir that reads like an appliance's in the README.
+		dir = filepath.Join(os.TempDir(), "ferry")
+		os.RemoveAll(dir)
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
+	d := startDaemon(t, dir).ready(t)
 	// An open shell session, for the dashboard to list.
 	tm := d.openTerm(t, "root", changedPassword)
 	tm.expect(promptFor("root"))

@@ -47,6 +47,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("FERRY_RACE_DAEMON") == "1" {
 		args = append(args, "-race")
 	}
+	if os.Getenv("FERRY_README_SHOT") != "" {
+		// The README's screenshot shows a release's version, not "dev".
+		v, _ := os.ReadFile("../../VERSION")
+		args = append(args, "-ldflags", "-X main.version=v"+strings.TrimSpace(string(v))+" -X main.buildDate="+time.Now().UTC().Format("20060102"))
+	}
 	build := exec.Command("go", append(args, ".")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building ferryd: %v\n%s", err, out)

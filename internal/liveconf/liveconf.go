@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/ferry-appliance/ferry/store"
 )
 
 // Table is one kind of record in the confdb (store.Table satisfies it).
@@ -37,6 +39,11 @@ type Apply[R any] func(old, new *R) error
 // record it replaced (nil if none). Callers serialise their commits.
 func Commit[R any](t Table[R], log *slog.Logger, key string, next *R, apply Apply[R]) (*R, error) {
 	cur, ok, err := t.Get(key)
+	if errors.Is(err, store.ErrCorrupt) {
+		// A damaged record describes nothing that runs: replace or remove it.
+		log.Warn("configuration record damaged; replacing it", "key", key, "err", err)
+		ok, err = false, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,9 +2,12 @@ package liveconf
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
+
+	"github.com/ferry-appliance/ferry/store"
 )
 
 // memTable is an in-memory Table that can be told to fail writes.
@@ -13,7 +16,13 @@ type memTable struct {
 	failPuts int // fail this many Puts from now
 }
 
-func (t *memTable) Get(k string) (string, bool, error) { v, ok := t.m[k]; return v, ok, nil }
+func (t *memTable) Get(k string) (string, bool, error) {
+	v, ok := t.m[k]
+	if v == "corrupt" {
+		return "", false, fmt.Errorf("%q: %w", k, store.ErrCorrupt)
+	}
+	return v, ok, nil
+}
 func (t *memTable) Put(k, v string) error {
 	if t.failPuts > 0 {
 		t.failPuts--
@@ -47,6 +56,8 @@ func TestCommit(t *testing.T) {
 		{name: "failed apply rolls back a new record", start: map[string]string{}, next: ptr("b"), applyErr: errApply, wantErr: true, wantTable: map[string]string{}, wantCalls: 1},
 		{name: "failed apply rolls back a delete", start: map[string]string{"k": "a"}, next: nil, applyErr: errApply, wantErr: true, wantTable: map[string]string{"k": "a"}, wantOld: ptr("a"), wantCalls: 1},
 		{name: "failed write applies nothing", start: map[string]string{"k": "a"}, next: ptr("b"), failPuts: 1, wantErr: true, wantTable: map[string]string{"k": "a"}, wantOld: ptr("a"), wantCalls: 0},
+		{name: "a damaged record is replaced", start: map[string]string{"k": "corrupt"}, next: ptr("b"), wantTable: map[string]string{"k": "b"}, wantCalls: 1},
+		{name: "a damaged record is removed", start: map[string]string{"k": "corrupt"}, next: nil, wantTable: map[string]string{}, wantCalls: 1},
 		{name: "failed rollback reports both", start: map[string]string{"k": "a"}, next: ptr("b"), applyErr: errApply, failPuts: 0, wantErr: true, wantTable: map[string]string{"k": "b"}, wantOld: ptr("a"), wantCalls: 1},
 	}
 	for _, tc := range tests {

@@ -17,19 +17,17 @@ import (
 	"github.com/ferry-appliance/ferry/store"
 )
 
-// binding is one port: its record, its listener, and what it serves, which
-// can change under a running listener.
+// binding is one port on one address: its socket, and what it serves, which
+// can change under the running socket (context, TLS on or off, certificates).
 type binding struct {
-	s   *Server
-	rec store.Binding
+	s    *Server
+	port int
+	bind string // the socket's address; "" is every address
 
 	serving atomic.Pointer[served]
-	// lastCert and lastPool are the material of the last handshake, served on
-	// when the alias is unregistered (the guide unregisters, then registers).
-	lastCert atomic.Pointer[tls.Certificate]
-	lastPool atomic.Pointer[x509.CertPool]
-	built    atomic.Pointer[builtConfig]
-	stats    struct{ requests, handshakeErrors atomic.Uint64 }
+	built   atomic.Pointer[builtConfig]
+	stats   struct{ requests, handshakeErrors atomic.Uint64 }
+	tlsBase *tls.Config // looks the certificates up per handshake
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -38,16 +36,26 @@ type binding struct {
 	state error         // why it is not listening; nil while it is
 }
 
-// served is what the binding hands a request or a handshake.
+// served is what the binding hands a connection, a handshake or a request.
+// It is replaced whole, so a handshake sees one record's aliases and the last
+// good material of exactly those aliases.
 type served struct {
-	handler    http.Handler
-	key, trust string
-	context    string
+	rec     store.Binding
+	handler http.Handler // nil until resolved
+	// lastCert and lastPool are the aliases' last good material, served on
+	// when an alias is unregistered (the guide unregisters, then registers).
+	lastCert atomic.Pointer[tls.Certificate]
+	lastPool atomic.Pointer[x509.CertPool]
 }
 
 func (s *Server) newBinding(rec store.Binding) *binding {
-	return &binding{s: s, rec: rec, state: errors.New("not opened")}
+	b := &binding{s: s, port: rec.Port, bind: rec.Bind, state: errors.New("not opened")}
+	b.tlsBase = &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: b.configForClient}
+	b.serving.Store(&served{rec: rec})
+	return b
 }
+
+func (b *binding) rec() store.Binding { return b.serving.Load().rec }
 
 func (b *binding) fail(err error) {
 	b.mu.Lock()
@@ -55,13 +63,28 @@ func (b *binding) fail(err error) {
 	b.mu.Unlock()
 }
 
-// resolve builds what rec serves; it fails on an unknown context.
+// resolve builds what rec serves, checking its context and aliases now.
 func (b *binding) resolve(rec store.Binding) (*served, error) {
 	h, err := b.s.cfg.Contexts.Handler(rec.Context)
 	if err != nil {
 		return nil, err
 	}
-	return &served{handler: h, key: rec.Key, trust: rec.Trust, context: rec.Context}, nil
+	sv := &served{rec: rec, handler: h}
+	if rec.Key != "" {
+		cert, err := b.s.cfg.Keys.Certificate(rec.Key)
+		if err != nil {
+			return nil, fmt.Errorf("key alias: %w", err)
+		}
+		sv.lastCert.Store(cert)
+	}
+	if rec.Trust != "" {
+		pool, err := b.s.cfg.Keys.TrustPool(rec.Trust)
+		if err != nil {
+			return nil, fmt.Errorf("trust alias: %w", err)
+		}
+		sv.lastPool.Store(pool)
+	}
+	return sv, nil
 }
 
 // open binds the port and starts serving. A binding whose key or trust alias
@@ -74,25 +97,16 @@ func (b *binding) open() error {
 }
 
 func (b *binding) start() error {
-	sv, err := b.resolve(b.rec)
+	sv, err := b.resolve(b.rec())
 	if err != nil {
 		return err
 	}
-	if sv.key != "" {
-		if _, err := b.certificate(sv.key); err != nil {
-			return fmt.Errorf("key alias: %w", err)
-		}
-	}
-	if sv.trust != "" {
-		if _, err := b.pool(sv.trust); err != nil {
-			return fmt.Errorf("trust alias: %w", err)
-		}
-	}
-	ln, err := net.Listen("tcp", hostPort(b.rec.Bind, b.rec.Port))
+	raw, err := net.Listen("tcp", hostPort(b.bind, b.port))
 	if err != nil {
-		return listenError(b.rec.Port, err)
+		return listenError(b.port, err)
 	}
 	b.serving.Store(sv)
+	ln := &switchListener{Listener: raw, b: b}
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(b.serveHTTP),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -100,10 +114,7 @@ func (b *binding) start() error {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       b.s.cfg.IdleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          log.New(&errorLog{b: b}, "", 0),
-	}
-	if b.rec.Key != "" {
-		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: b.configForClient})
+		ErrorLog:          log.New(&errorLog{s: b.s, port: b.port, stats: &b.stats.handshakeErrors}, "", 0),
 	}
 	done := make(chan struct{})
 	b.mu.Lock()
@@ -113,46 +124,38 @@ func (b *binding) start() error {
 		defer close(done)
 		srv.Serve(ln) // returns when closed
 	}()
-	b.s.log.Info("listening", "port", b.rec.Port, "addr", ln.Addr().String(), "tls", b.rec.Key != "", "context", b.rec.Context)
+	b.s.log.Info("listening", "port", b.port, "addr", raw.Addr().String(), "tls", sv.rec.Key != "", "context", sv.rec.Context)
 	return nil
 }
 
-// reconfigure swaps what a listening binding serves, keeping its socket.
-func (b *binding) reconfigure(rec store.Binding) error {
-	if (rec.Key == "") != (b.rec.Key == "") {
-		// TLS on or off changes the listener itself: reopen it.
-		b.close(context.Background())
-		old := b.rec
-		b.rec = rec
-		if err := b.open(); err != nil {
-			b.rec = old
-			if rerr := b.open(); rerr != nil {
-				b.s.log.Error("binding not restored", "port", rec.Port, "err", rerr)
-			}
-			return err
-		}
-		return nil
+// switchListener hands each connection over plain or wrapped in TLS, as the
+// binding's record says at accept time: turning TLS on or off keeps the socket.
+type switchListener struct {
+	net.Listener
+	b *binding
+}
+
+func (l *switchListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	if l.b.rec().Key != "" {
+		return tls.Server(c, l.b.tlsBase), nil // net/http runs the handshake
+	}
+	return c, nil
+}
+
+// reconfigure swaps what a listening binding serves, keeping its socket: the
+// next connection, handshake and request see the new record.
+func (b *binding) reconfigure(rec store.Binding) error {
 	sv, err := b.resolve(rec)
 	if err != nil {
 		return err
 	}
-	b.rec = rec
-	// Prime the last good material with the new aliases' (Check resolved them).
-	b.lastCert.Store(nil)
-	b.lastPool.Store(nil)
-	if rec.Key != "" {
-		b.certificate(rec.Key)
-	}
-	if rec.Trust != "" {
-		b.pool(rec.Trust)
-	}
 	b.serving.Store(sv)
 	return nil
 }
-
-// reopen listens again with the record it had.
-func (b *binding) reopen() error { return b.open() }
 
 // close stops the listener and waits for requests in flight until ctx ends.
 func (b *binding) close(ctx context.Context) error {
@@ -173,7 +176,7 @@ func (b *binding) close(ctx context.Context) error {
 		err = nil // cut at the deadline, as asked
 	}
 	if err != nil {
-		return fmt.Errorf("port %d: %w", b.rec.Port, err)
+		return fmt.Errorf("port %d: %w", b.port, err)
 	}
 	return nil
 }
@@ -194,7 +197,7 @@ func (b *binding) addr() string {
 }
 
 func (b *binding) scheme() string {
-	if b.rec.Key != "" {
+	if b.rec().Key != "" {
 		return "https"
 	}
 	return "http"
@@ -202,6 +205,11 @@ func (b *binding) scheme() string {
 
 func (b *binding) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	b.stats.requests.Add(1)
+	if r.TLS == nil && b.rec().Key != "" {
+		// Accepted plain just before TLS was turned on: never serve it in the clear.
+		http.Error(w, "this port now serves TLS", http.StatusBadRequest)
+		return
+	}
 	b.serving.Load().handler.ServeHTTP(w, r)
 }
 
@@ -210,13 +218,16 @@ func (b *binding) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // handshake costs a map lookup, not a new tls.Config (and its session ticket keys).
 func (b *binding) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
 	sv := b.serving.Load()
-	cert, err := b.certificate(sv.key)
+	if sv.rec.Key == "" {
+		return nil, errors.New("this port now serves plain HTTP")
+	}
+	cert, err := b.certificate(sv)
 	if err != nil {
 		return nil, err
 	}
 	var pool *x509.CertPool
-	if sv.trust != "" {
-		if pool, err = b.pool(sv.trust); err != nil {
+	if sv.rec.Trust != "" {
+		if pool, err = b.pool(sv); err != nil {
 			return nil, err
 		}
 	}
@@ -238,27 +249,27 @@ type builtConfig struct {
 	cfg  *tls.Config
 }
 
-// certificate is alias's key pair now, or the last one served if the alias
-// has been unregistered since.
-func (b *binding) certificate(alias string) (*tls.Certificate, error) {
-	cert, err := b.s.cfg.Keys.Certificate(alias)
+// certificate is the key alias's key pair now, or the last one served if the
+// alias has been unregistered since.
+func (b *binding) certificate(sv *served) (*tls.Certificate, error) {
+	cert, err := b.s.cfg.Keys.Certificate(sv.rec.Key)
 	if err == nil {
-		b.lastCert.Store(cert)
+		sv.lastCert.Store(cert)
 		return cert, nil
 	}
-	if last := b.lastCert.Load(); last != nil {
+	if last := sv.lastCert.Load(); last != nil {
 		return last, nil
 	}
 	return nil, err
 }
 
-func (b *binding) pool(alias string) (*x509.CertPool, error) {
-	pool, err := b.s.cfg.Keys.TrustPool(alias)
+func (b *binding) pool(sv *served) (*x509.CertPool, error) {
+	pool, err := b.s.cfg.Keys.TrustPool(sv.rec.Trust)
 	if err == nil {
-		b.lastPool.Store(pool)
+		sv.lastPool.Store(pool)
 		return pool, nil
 	}
-	if last := b.lastPool.Load(); last != nil {
+	if last := sv.lastPool.Load(); last != nil {
 		return last, nil
 	}
 	return nil, err
@@ -280,12 +291,14 @@ type Info struct {
 }
 
 func (b *binding) info() Info {
-	bind := b.rec.Bind
+	sv := b.serving.Load()
+	rec := sv.rec
+	bind := b.bind
 	if bind == "" {
 		bind = "0.0.0.0"
 	}
-	in := Info{Port: b.rec.Port, Address: hostPort(bind, b.rec.Port), TLS: b.rec.Key != "", Key: b.rec.Key, Trust: b.rec.Trust,
-		Context: b.rec.Context, State: "opened", IdleTimeout: int(b.s.cfg.IdleTimeout.Seconds())}
+	in := Info{Port: b.port, Address: hostPort(bind, b.port), TLS: rec.Key != "", Key: rec.Key, Trust: rec.Trust,
+		Context: rec.Context, State: "opened", IdleTimeout: int(b.s.cfg.IdleTimeout.Seconds())}
 	b.mu.Lock()
 	state := b.state
 	b.mu.Unlock()
@@ -295,12 +308,12 @@ func (b *binding) info() Info {
 	}
 	var notes []string
 	if in.Key != "" {
-		if _, err := b.s.cfg.Keys.Certificate(in.Key); err != nil && b.lastCert.Load() != nil {
+		if _, err := b.s.cfg.Keys.Certificate(in.Key); err != nil && sv.lastCert.Load() != nil {
 			notes = append(notes, fmt.Sprintf("key %s: %v; serving the last good certificate until it is registered again", in.Key, errors.Unwrap(err)))
 		}
 	}
 	if in.Trust != "" {
-		if _, err := b.s.cfg.Keys.TrustPool(in.Trust); err != nil && b.lastPool.Load() != nil {
+		if _, err := b.s.cfg.Keys.TrustPool(in.Trust); err != nil && sv.lastPool.Load() != nil {
 			notes = append(notes, fmt.Sprintf("trust %s: %v; verifying with the last good certificates until it is registered again", in.Trust, errors.Unwrap(err)))
 		}
 	}
@@ -315,15 +328,19 @@ func (b *binding) info() Info {
 
 // errorLog takes net/http's error lines: TLS handshake failures are counted
 // and logged at debug (a scanner makes many), the rest logged as warnings.
-type errorLog struct{ b *binding }
+type errorLog struct {
+	s     *Server
+	port  int
+	stats *atomic.Uint64
+}
 
 func (e *errorLog) Write(p []byte) (int, error) {
 	line := string(bytes.TrimSpace(p))
 	if bytes.Contains(p, []byte("TLS handshake error")) {
-		e.b.stats.handshakeErrors.Add(1)
-		e.b.s.log.Debug(line, "port", strconv.Itoa(e.b.rec.Port))
+		e.stats.Add(1)
+		e.s.log.Debug(line, "port", strconv.Itoa(e.port))
 		return len(p), nil
 	}
-	e.b.s.log.Warn(line, "port", e.b.rec.Port)
+	e.s.log.Warn(line, "port", e.port)
 	return len(p), nil
 }

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -71,10 +72,30 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	mu       sync.Mutex
+	mu       sync.Mutex // serialises changes
 	bindings map[int]*binding
-	reg      *status.Registration
-	closed   bool
+	// view is a copy of bindings for readers (lists, status, the console):
+	// they never wait for a change, which may be draining a listener.
+	view   atomic.Pointer[[]*binding]
+	reg    *status.Registration
+	closed bool
+}
+
+// publish copies bindings into view, in port order. Callers hold mu.
+func (s *Server) publish() {
+	list := make([]*binding, 0, len(s.bindings))
+	for _, b := range s.bindings {
+		list = append(list, b)
+	}
+	slices.SortFunc(list, func(a, b *binding) int { return a.port - b.port })
+	s.view.Store(&list)
+}
+
+func (s *Server) snapshot() []*binding {
+	if v := s.view.Load(); v != nil {
+		return *v
+	}
+	return nil
 }
 
 // New validates the configuration only.
@@ -103,8 +124,14 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("httpd: %w", err)
 	}
+	if s.cfg.Status != nil {
+		if s.reg, err = s.cfg.Status.Register("httpd", nil, s.fields); err != nil {
+			return err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.publish()
 	for _, rec := range recs {
 		b := s.newBinding(rec)
 		if err := b.open(); err != nil {
@@ -118,11 +145,6 @@ func (s *Server) Start(ctx context.Context) error {
 		b.fail(err)
 		s.bindings[port] = b
 		s.log.Error("binding record damaged", "port", key, "err", err)
-	}
-	if s.cfg.Status != nil {
-		if s.reg, err = s.cfg.Status.Register("httpd", nil, s.fields); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -148,12 +170,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Addrs lists the open listeners ("https:8443" -> the bound address) for the ready file.
 func (s *Server) Addrs() map[string]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	out := map[string]string{}
-	for port, b := range s.bindings {
+	for _, b := range s.snapshot() {
 		if addr := b.addr(); addr != "" {
-			out[b.scheme()+":"+strconv.Itoa(port)] = addr
+			out[b.scheme()+":"+strconv.Itoa(b.port)] = addr
 		}
 	}
 	return out
@@ -221,6 +241,7 @@ func (s *Server) Open(spec Spec) (Info, *Info, error) {
 	_, err := liveconf.Commit(s.cfg.Records, s.log, store.BindingKey(spec.Port), &rec, func(_, _ *store.Binding) error {
 		return s.apply(old, rec)
 	})
+	s.publish()
 	if err != nil {
 		return Info{}, nil, fmt.Errorf("port %d: %w", spec.Port, err)
 	}
@@ -230,16 +251,22 @@ func (s *Server) Open(spec Spec) (Info, *Info, error) {
 
 // apply brings the port from old to rec. Callers hold mu.
 func (s *Server) apply(old *binding, rec store.Binding) error {
-	if old != nil && old.listening() && old.rec.Bind == rec.Bind {
+	if old != nil && old.listening() && old.bind == rec.Bind {
 		return old.reconfigure(rec) // the same socket: swap what it serves
 	}
 	b := s.newBinding(rec)
 	if old != nil && old.listening() {
 		// Another address on the same port: the kernel will not bind both, so
-		// the old one steps aside and comes back if the new one fails.
-		old.close(context.Background())
+		// the old one steps aside and comes back if the new one fails. Only
+		// then is the new one checked against the registry and listened on.
+		if _, err := b.resolve(rec); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+		old.close(ctx)
+		cancel()
 		if err := b.open(); err != nil {
-			if rerr := old.reopen(); rerr != nil {
+			if rerr := old.open(); rerr != nil {
 				s.log.Error("binding not restored", "port", rec.Port, "err", rerr)
 			}
 			return err
@@ -266,6 +293,7 @@ func (s *Server) Close(port int) (Info, error) {
 		delete(s.bindings, port)
 		return nil
 	})
+	s.publish()
 	if err != nil {
 		return Info{}, fmt.Errorf("port %d: %w", port, err)
 	}
@@ -283,11 +311,11 @@ func (s *Server) Retry(alias string) {
 		return
 	}
 	for _, b := range s.bindings {
-		if b.listening() || (b.rec.Key != alias && b.rec.Trust != alias) {
+		if rec := b.rec(); b.listening() || (rec.Key != alias && rec.Trust != alias) {
 			continue
 		}
 		if err := b.open(); err == nil {
-			s.log.Info("binding opened after its keystore was registered", "port", b.rec.Port, "alias", alias)
+			s.log.Info("binding opened after its keystore was registered", "port", b.port, "alias", alias)
 		}
 	}
 }
@@ -305,13 +333,11 @@ func (s *Server) UsersOf(alias string) []string {
 
 // List describes every binding, by port.
 func (s *Server) List() []Info {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Info, 0, len(s.bindings))
-	for _, b := range s.bindings {
+	list := s.snapshot()
+	out := make([]Info, 0, len(list))
+	for _, b := range list {
 		out = append(out, b.info())
 	}
-	slices.SortFunc(out, func(a, b Info) int { return a.Port - b.Port })
 	return out
 }
 
@@ -332,20 +358,19 @@ func hostPort(bind string, port int) string { return net.JoinHostPort(bind, strc
 
 // The httpd section's fields (ferry_httpd_*).
 var (
-	httpUp        = status.NewGauge("up", "", "1 if the binding is listening", "port")
-	httpRequests  = status.NewCounter("requests_total", "HTTP requests served", "port")
-	httpHandshake = status.NewCounter("tls_handshake_errors_total", "TLS handshakes that failed (no client certificate, an unknown CA, a protocol too old)", "port")
+	httpUp        = status.NewGauge("up", "", "1 if the binding is listening", "listener")
+	httpRequests  = status.NewCounter("requests_total", "HTTP requests served", "listener")
+	httpHandshake = status.NewCounter("tls_handshake_errors_total", "TLS handshakes that failed (no client certificate, an unknown CA, a protocol too old)", "listener")
 )
 
+// fields reports each binding under listener="<address>:<port>", as httpd.bindings shows it.
 func (s *Server) fields() []status.Field {
 	var out []status.Field
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for port, b := range s.bindings {
-		p := strconv.Itoa(port)
-		out = append(out, httpUp.Field(b.listening(), p),
-			httpRequests.Field(b.stats.requests.Load(), p),
-			httpHandshake.Field(b.stats.handshakeErrors.Load(), p))
+	for _, b := range s.snapshot() {
+		l := b.info().Address
+		out = append(out, httpUp.Field(b.listening(), l),
+			httpRequests.Field(b.stats.requests.Load(), l),
+			httpHandshake.Field(b.stats.handshakeErrors.Load(), l))
 	}
 	return out
 }

@@ -355,3 +355,111 @@ func TestBootWithPortTaken(t *testing.T) {
 		t.Error("Open after Shutdown succeeded")
 	}
 }
+
+// TLS turned on and off on an open port keeps the socket: the next connection
+// gets the new kind, and the listener never closes.
+func TestTLSOnAndOffInPlace(t *testing.T) {
+	e := start(t, "")
+	port := freePort(t)
+	if _, _, err := e.srv.Open(httpd.Spec{Port: port, Bind: "127.0.0.1", Context: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	plain := func() (string, error) {
+		resp, err := (&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}).Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	if body, err := plain(); err != nil || body != "api" {
+		t.Fatalf("plain GET = %q, %v", body, err)
+	}
+	if _, _, err := e.srv.Open(httpd.Spec{Port: port, Bind: "127.0.0.1", Context: "api", Key: certs.AliasWeb}); err != nil {
+		t.Fatal(err)
+	}
+	if body, _, err := get(port, e.ca, nil); err != nil || body != "api" {
+		t.Fatalf("TLS GET after turning TLS on = %q, %v", body, err)
+	}
+	if body, err := plain(); err == nil && body == "api" {
+		t.Error("plain HTTP still served after TLS was turned on")
+	}
+	if _, _, err := e.srv.Open(httpd.Spec{Port: port, Bind: "127.0.0.1", Context: "metrics"}); err != nil {
+		t.Fatal(err)
+	}
+	if body, err := plain(); err != nil || body != "metrics" {
+		t.Fatalf("plain GET after turning TLS off = %q, %v", body, err)
+	}
+	for _, addr := range e.srv.Addrs() {
+		if addr != "127.0.0.1:"+strconv.Itoa(port) {
+			t.Errorf("listener moved to %s", addr)
+		}
+	}
+}
+
+// A request in flight that reads the bindings (the console does, every few
+// seconds) never holds up a change, nor a change the request.
+func TestChangesDoNotWaitForReaders(t *testing.T) {
+	e := start(t, "")
+	reading := make(chan struct{})
+	release := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(reading)
+		<-release
+		io.WriteString(w, fmt.Sprint(len(e.srv.List())))
+	})
+	e.srv = nil
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := httpd.New(httpd.Config{Records: e.st.Bindings(), Keys: e.keys, Contexts: slowContexts{slow}, Status: status.New(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start(context.Background())
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	e.srv = srv
+	p1, p2 := freePort(t), freePort(t)
+	if _, _, err := srv.Open(httpd.Spec{Port: p1, Bind: "127.0.0.1", Context: "slow"}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(p1) + "/")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	<-reading
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := srv.Open(httpd.Spec{Port: p2, Bind: "127.0.0.1", Context: "slow"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Open waited for a request in flight")
+	}
+	close(release)
+	if body := <-got; body != "2" {
+		t.Errorf("the request saw %q bindings, want 2", body)
+	}
+}
+
+type slowContexts struct{ h http.Handler }
+
+func (c slowContexts) Handler(name string) (http.Handler, error) {
+	if name != "slow" {
+		return nil, fmt.Errorf("context %q: unknown", name)
+	}
+	return c.h, nil
+}
+
+func (slowContexts) Describe() []httpd.ContextInfo { return []httpd.ContextInfo{{Name: "slow"}} }

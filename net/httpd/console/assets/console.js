@@ -206,7 +206,8 @@
       el('strong', null, str(s.account)),
       mono(str(s.remote)),
       str(s.mode),
-      el('span', { title: str(s.started) }, el('span', { class: 'nowrap' }, fmtTime(s.started)), el('span', { class: 'sub' }, fmtAgo(s.started))),
+      // The age first: the date is in the tooltip, so the card stays narrow.
+      el('span', { class: 'nowrap', title: fmtTime(s.started) }, fmtAgo(s.started)),
     ]));
   }
 
