@@ -87,6 +87,13 @@ func TestErrorLinesGolden(t *testing.T) {
 		{accounts.Admin, "httpd.openSsl 8443 webconsole ferry-web --bind localhost"},
 		{accounts.Admin, "httpd.close 8443"},
 		{accounts.Viewer, "httpd.openSsl 8443 webconsole ferry-web"},
+		{accounts.Admin, "syslog.open udp1 0"},
+		{accounts.Admin, "syslog.open udp1 5514 sctp"},
+		{accounts.Admin, "syslog.open 'bad name' 5514"},
+		{accounts.Admin, "syslog.open udp1 5514 udp --readers 0"},
+		{accounts.Admin, "syslog.open udp1 5514 udp --rcvbuf lots"},
+		{accounts.Admin, "syslog.close ghost"},
+		{accounts.Viewer, "syslog.open udp1 5514"},
 	}
 	var got strings.Builder
 	for _, tc := range cases {

@@ -23,7 +23,10 @@ import (
 	"github.com/ferry-appliance/ferry/accounts/lockout"
 	"github.com/ferry-appliance/ferry/certs"
 	"github.com/ferry-appliance/ferry/internal/secretbox"
+	"github.com/ferry-appliance/ferry/net/event"
 	"github.com/ferry-appliance/ferry/net/httpd"
+	"github.com/ferry-appliance/ferry/net/inputs"
+	"github.com/ferry-appliance/ferry/net/pipeline"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
@@ -67,7 +70,12 @@ func testServices(t *testing.T) Services {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipeline.New(1, nil), Pool: event.NewPool(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return Services{
+		Inputs:   ins,
 		Accounts: accounts.New(st), Lockouts: lockout.New(lockout.Config{}, nil, nil), Confdb: st.Operations(), Status: status.New(), Sessions: shell.NewSessions(),
 		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"), Keystores: keys, Bindings: web,
 	}
@@ -117,6 +125,7 @@ func TestMissingDependencyFailsAtBuild(t *testing.T) {
 		{"log path", func(s *Services) { s.LogPath = "" }, "logger commands: log path"},
 		{"keystores", func(s *Services) { s.Keystores = nil }, "keystore commands: keystore registry"},
 		{"bindings", func(s *Services) { s.Bindings = nil }, "keystore commands: binding list"},
+		{"inputs", func(s *Services) { s.Inputs = nil }, "syslog commands: input service"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

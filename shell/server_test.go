@@ -31,7 +31,10 @@ import (
 	"github.com/ferry-appliance/ferry/commands"
 	"github.com/ferry-appliance/ferry/internal/secretbox"
 	"github.com/ferry-appliance/ferry/internal/testutil"
+	"github.com/ferry-appliance/ferry/net/event"
 	"github.com/ferry-appliance/ferry/net/httpd"
+	"github.com/ferry-appliance/ferry/net/inputs"
+	"github.com/ferry-appliance/ferry/net/pipeline"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
@@ -136,7 +139,11 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := commands.Services{Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
+	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipeline.New(1, nil), Pool: event.NewPool(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := commands.Services{Inputs: ins, Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
 		HostKeys: hostKeySource{hostKey}, LogPath: filepath.Join(t.TempDir(), "ferry.log"), Keystores: keys, Bindings: web}
 	reg, err := commands.Build(svc)
 	if err != nil {

@@ -19,6 +19,7 @@ type migration struct {
 var migrations = []migration{
 	{version: 1, apply: createV1},
 	{version: 2, apply: createV2},
+	{version: 3, apply: createV3},
 }
 
 // SchemaVersion is the confdb version this build writes.
@@ -82,6 +83,14 @@ func createV2(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
+	}
+	return nil
+}
+
+// createV3 adds the receivers.
+func createV3(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketInputs); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketInputs, err)
 	}
 	return nil
 }

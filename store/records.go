@@ -34,6 +34,22 @@ type Binding struct {
 	Opened  time.Time `json:"opened"`
 }
 
+// Input is a receiver the operator opened (syslog.open, snmptrap.open).
+type Input struct {
+	Name    string    `json:"name"`
+	Kind    string    `json:"kind"`  // syslog or snmptrap
+	Proto   string    `json:"proto"` // udp, tcp or tls (syslog)
+	Bind    string    `json:"bind,omitempty"`
+	Port    int       `json:"port"`
+	Charset string    `json:"charset,omitempty"`
+	Key     string    `json:"key,omitempty"`   // tls: keystore alias of the server certificate
+	Trust   string    `json:"trust,omitempty"` // tls: alias whose certificates sign required client certificates
+	Readers int       `json:"readers,omitempty"`
+	RcvBuf  int       `json:"rcvbuf,omitempty"`
+	MaxSize int       `json:"max_size,omitempty"`
+	Opened  time.Time `json:"opened"`
+}
+
 // Table is one bucket of whole JSON records keyed by name: the typed record
 // stores below are built on it, and internal/liveconf writes through it.
 type Table[R any] struct {
@@ -46,6 +62,9 @@ func (s *Store) Keystores() Table[Keystore] { return Table[Keystore]{s: s, bucke
 
 // Bindings is the table of HTTP bindings, keyed by port (decimal).
 func (s *Store) Bindings() Table[Binding] { return Table[Binding]{s: s, bucket: bucketBindings} }
+
+// Inputs is the table of receivers, keyed by name.
+func (s *Store) Inputs() Table[Input] { return Table[Input]{s: s, bucket: bucketInputs} }
 
 // BindingKey is a binding's key in its table.
 func BindingKey(port int) string { return strconv.Itoa(port) }

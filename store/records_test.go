@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func TestTableListReportsDamagedRecord(t *testing.T) {
 	}
 }
 
-// A version-1 confdb (before keystores and bindings) gains their buckets.
+// A version-1 confdb (before keystores, bindings and inputs) gains their buckets.
 func TestMigrateV1AddsKeystoresAndBindings(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "confdb")
 	db, err := bolt.Open(path, 0o600, nil)
@@ -104,9 +105,13 @@ func TestMigrateV1AddsKeystoresAndBindings(t *testing.T) {
 	if err := s.Bindings().Put("1", store.Binding{Port: 1}); err != nil {
 		t.Fatalf("bindings after migration: %v", err)
 	}
-	s.Close()
-	if got := schemaVersionOf(t, path); got != "2" {
-		t.Errorf("schema version after migration = %s, want 2", got)
+	s2 := s
+	if err := s2.Inputs().Put("udp1", store.Input{Name: "udp1", Kind: "syslog", Proto: "udp", Port: 514}); err != nil {
+		t.Fatalf("inputs after migration: %v", err)
+	}
+	s2.Close()
+	if got := schemaVersionOf(t, path); got != strconv.Itoa(store.SchemaVersion()) {
+		t.Errorf("schema version after migration = %s, want %d", got, store.SchemaVersion())
 	}
 }
 

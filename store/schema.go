@@ -15,6 +15,8 @@ package store
 //	  <alias>          JSON Keystore (password is sealed with secret.key; left out of export)
 //	httpd/                      (since version 2)
 //	  <port>           JSON Binding, the port in decimal
+//	inputs/                     (since version 3)
+//	  <name>           JSON Input: a syslog or SNMP trap receiver
 //	history/
 //	  <account>/       one sub-bucket per account
 //	    <seq>          8-byte big-endian sequence -> command line
@@ -29,6 +31,7 @@ var (
 	bucketHistory   = []byte("history")
 	bucketKeystores = []byte("keystores")
 	bucketBindings  = []byte("httpd")
+	bucketInputs    = []byte("inputs")
 
 	keySchemaVersion  = []byte("schema_version")
 	keyCreatedAt      = []byte("created_at")
@@ -41,7 +44,7 @@ var baseBuckets = []struct {
 	since int
 }{
 	{bucketMeta, 1}, {bucketAccounts, 1}, {bucketHostKeys, 1}, {bucketHistory, 1},
-	{bucketKeystores, 2}, {bucketBindings, 2},
+	{bucketKeystores, 2}, {bucketBindings, 2}, {bucketInputs, 3},
 }
 
 // exportSpec says how a top-level bucket appears in confdb.export.
@@ -62,4 +65,5 @@ var exported = []exportSpec{
 	{bucket: bucketHistory, skip: true},
 	{bucket: bucketKeystores, redact: []string{"password"}},
 	{bucket: bucketBindings},
+	{bucket: bucketInputs},
 }

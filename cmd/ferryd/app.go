@@ -16,6 +16,9 @@ import (
 	"github.com/ferry-appliance/ferry/commands"
 	"github.com/ferry-appliance/ferry/internal/lifecycle"
 	"github.com/ferry-appliance/ferry/logfile"
+	"github.com/ferry-appliance/ferry/net/event"
+	"github.com/ferry-appliance/ferry/net/inputs"
+	"github.com/ferry-appliance/ferry/net/pipeline"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
@@ -109,13 +112,18 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 	if err != nil {
 		return nil, err
 	}
+	pipe := pipeline.New(0, log)
+	receivers, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipe, Pool: event.NewPool(0, 0), Status: model, Log: log})
+	if err != nil {
+		return nil, err
+	}
 	web, con, err := buildWeb(st, acc, logins, model, sessions, keystores, log, hostname)
 	if err != nil {
 		return nil, err
 	}
 	reg, err := commands.Build(commands.Services{
 		Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
-		Keystores: keystores, Bindings: web,
+		Keystores: keystores, Bindings: web, Inputs: receivers,
 	})
 	if err != nil {
 		return nil, err
@@ -134,11 +142,12 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 		lifecycle.Part{Name: "first-boot", Component: first},
 		lifecycle.Part{Name: "secrets", Component: secrets},
 		lifecycle.Part{Name: "keystores", Component: keystores},
-		// Later issues insert their parts here, in this order: destinations
-		// (they connect in the background and never block boot), pipeline,
-		// receivers. Stopping runs the list backwards: admin surfaces,
+		// Destinations go here (they connect in the background and never
+		// block boot). Stopping runs the list backwards: admin surfaces,
 		// receivers, pipeline (drains), destinations (wait for
 		// acknowledgements until the deadline), store.
+		lifecycle.Part{Name: "pipeline", Component: pipelineStatus(pipe, model)},
+		lifecycle.Part{Name: "receivers", Component: receivers},
 		lifecycle.Part{Name: "console", Component: con},
 		lifecycle.Part{Name: "web", Component: web},
 		lifecycle.Part{Name: "bootstrap", Component: &bootstrap{path: o.bootstrap, st: st, reg: reg, log: log, first: first}},
@@ -301,4 +310,34 @@ var (
 	sysDataDir    = status.NewInfo("data_dir", "Data directory")
 	sysUptime     = status.NewGauge("uptime_seconds", "seconds", "Time since ferryd started")
 	sysConfdbSize = status.NewGauge("confdb_size_bytes", "bytes", "Size of the confdb file")
+)
+
+// pipelineStatus runs the pipeline and reports its counters (ferry_pipeline_*).
+func pipelineStatus(p *pipeline.Pipeline, model *status.Model) lifecycle.Component {
+	var reg *status.Registration
+	return lifecycle.Hooks{
+		OnStart: func(ctx context.Context) (err error) {
+			if err := p.Start(ctx); err != nil {
+				return err
+			}
+			reg, err = model.Register("pipeline", nil, func() []status.Field {
+				st := p.Stats()
+				return []status.Field{pipeEvents.Field(st.Events), pipeFiltered.Field(st.Filtered),
+					pipeUnrouted.Field(st.Unrouted), pipeQueueFull.Field(st.QueueFull)}
+			})
+			return err
+		},
+		OnShutdown: func(ctx context.Context) error {
+			reg.Remove()
+			return p.Shutdown(ctx)
+		},
+	}
+}
+
+// The pipeline section's fields.
+var (
+	pipeEvents    = status.NewCounter("events_total", "Events the pipeline routed")
+	pipeFiltered  = status.NewCounter("filtered_total", "Events a filter dropped")
+	pipeUnrouted  = status.NewCounter("unrouted_total", "Events of inputs routed to no destination")
+	pipeQueueFull = status.NewCounter("queue_full_total", "Batches refused because the pipeline's queue was full (the receiver counts their events as dropped)")
 )

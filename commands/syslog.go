@@ -1,0 +1,145 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/c-bata/go-prompt"
+
+	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/internal/termsafe"
+	"github.com/ferry-appliance/ferry/net/inputs"
+	"github.com/ferry-appliance/ferry/shell"
+)
+
+// InputService is the receivers (inputs.Manager).
+type InputService interface {
+	Open(ctx context.Context, spec inputs.Spec) (now inputs.Info, replaced *inputs.Info, err error)
+	Close(ctx context.Context, name string) (inputs.Info, error)
+	List() []inputs.Info
+}
+
+func syslogCommands(in InputService) ([]shell.Command, error) {
+	if err := need("input service", in); err != nil {
+		return nil, err
+	}
+	s := &syslogCmds{in: in}
+	return []shell.Command{
+		{Name: "syslog.open", Usage: "NAME PORT [udp|tcp|tls]", Help: "Open a syslog receiver (default udp)",
+			Detail: "A receiver that is open under NAME is replaced. UDP readers share the port (SO_REUSEPORT),\n" +
+				"each reading many datagrams per system call into a 64 MiB buffer by default.",
+			Role: accounts.Admin, MinArgs: 2, MaxArgs: 3, Complete: s.completeOpen, Run: s.open,
+			Flags: []shell.Flag{
+				{Name: "bind", Value: "ADDR", Help: "listen on this address only (default: every address)"},
+				{Name: "charset", Value: "NAME", Help: "what senders use; converted to UTF-8 (default UTF-8)"},
+				{Name: "key", Value: "ALIAS", Help: "tls: keystore alias of the server certificate"},
+				{Name: "trust", Value: "ALIAS", Help: "tls: require client certificates signed by this alias"},
+				{Name: "readers", Value: "N", Help: "udp: sockets reading in parallel (default 2)"},
+				{Name: "rcvbuf", Value: "BYTES", Help: "udp: receive buffer per socket (default 64MiB)"},
+				{Name: "max-size", Value: "BYTES", Help: "longer messages are cut here and counted (default 64KiB)"},
+			}},
+		{Name: "syslog.close", Usage: "NAME", Help: "Close a syslog receiver",
+			Role: accounts.Admin, MinArgs: 1, MaxArgs: 1, Complete: s.completeName, Run: s.close},
+		{Name: "syslog.servers", Help: "List the syslog receivers: address, buffer, state, received and dropped",
+			Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: s.servers},
+	}, nil
+}
+
+type syslogCmds struct{ in InputService }
+
+func (s *syslogCmds) open(c *shell.Ctx) error {
+	spec := inputs.Spec{Name: c.Args[0], Kind: "syslog", Proto: "udp"}
+	port, err := strconv.Atoi(c.Args[1])
+	if err != nil || port < 1 || port > 65535 {
+		return c.Usagef("PORT must be 1-65535, not %q", c.Args[1])
+	}
+	spec.Port = port
+	if len(c.Args) == 3 {
+		switch p := strings.ToLower(c.Args[2]); p {
+		case "udp", "tcp", "tls":
+			spec.Proto = p
+		default:
+			return c.Usagef("protocol %q: use udp, tcp or tls", c.Args[2])
+		}
+	}
+	spec.Bind, _ = c.FlagString("bind")
+	spec.Charset, _ = c.FlagString("charset")
+	spec.Key, _ = c.FlagString("key")
+	spec.Trust, _ = c.FlagString("trust")
+	if spec.Readers, err = c.FlagInt("readers", 0, 1, 64); err != nil {
+		return err
+	}
+	rcv, err := c.FlagBytes("rcvbuf", 0)
+	if err != nil {
+		return err
+	}
+	max, err := c.FlagBytes("max-size", 0)
+	if err != nil {
+		return err
+	}
+	spec.RcvBuf, spec.MaxSize = int(rcv), int(max)
+	now, replaced, err := s.in.Open(c, spec)
+	if err != nil {
+		return err
+	}
+	if replaced != nil {
+		c.Printf("%s\n", termsafe.Escape("was: "+serverLine(*replaced)))
+	}
+	c.Printf("%s\n", termsafe.Escape(serverLine(now)))
+	return nil
+}
+
+func (s *syslogCmds) close(c *shell.Ctx) error {
+	in, err := s.in.Close(c, c.Args[0])
+	if err != nil {
+		return err
+	}
+	c.Printf("%s\n", termsafe.Escape(fmt.Sprintf("closed [%s] %s (%s)", in.Name, in.Address, in.Proto)))
+	return nil
+}
+
+// serverLine is the guide's shape:
+// [name] 0.0.0.0:514 (udp), charset=UTF-8, rx_buf_size=N, readers=N, state=listening, received=N, dropped=N (queue=N, malformed=N, kernel=N), since=...
+func serverLine(in inputs.Info) string {
+	line := fmt.Sprintf("[%s] %s (%s), charset=%s, rx_buf_size=%d, readers=%d, state=%s, received=%d, dropped=%d (queue=%d, malformed=%d, kernel=%d)",
+		in.Name, in.Address, in.Proto, in.Charset, in.RcvBuf, in.Readers, in.State, in.Received, in.Dropped, in.QueueDrops, in.Malformed, in.KernelDrops)
+	if !in.Since.IsZero() {
+		line += ", since=" + in.Since.Local().Format(time.DateTime)
+	}
+	return line
+}
+
+func (s *syslogCmds) servers(c *shell.Ctx) error {
+	list := s.in.List()
+	if c.Flag("json") {
+		return c.WriteJSON(list)
+	}
+	for _, in := range list {
+		c.Printf("%s\n", termsafe.Escape(serverLine(in)))
+	}
+	return nil
+}
+
+func (s *syslogCmds) completeName(_ *shell.Ctx, args []string) []prompt.Suggest {
+	if len(args) != 1 {
+		return nil
+	}
+	var out []prompt.Suggest
+	for _, in := range s.in.List() {
+		out = append(out, prompt.Suggest{Text: in.Name, Description: in.Address + " (" + in.Proto + ")"})
+	}
+	return out
+}
+
+func (s *syslogCmds) completeOpen(c *shell.Ctx, args []string) []prompt.Suggest {
+	switch len(args) {
+	case 1:
+		return s.completeName(c, args)
+	case 3:
+		return []prompt.Suggest{{Text: "udp"}, {Text: "tcp"}, {Text: "tls"}}
+	}
+	return nil
+}

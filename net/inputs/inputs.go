@@ -1,0 +1,358 @@
+// Package inputs owns the receivers the operator opened (syslog.open): their
+// records are desired state in the confdb, and Open, Close and boot bring the
+// running receivers to it through internal/liveconf, as the HTTP bindings do.
+// Each receiver hands its batches to the one sink (the pipeline).
+package inputs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferry-appliance/ferry/internal/liveconf"
+	"github.com/ferry-appliance/ferry/net/event"
+	"github.com/ferry-appliance/ferry/net/syslog"
+	"github.com/ferry-appliance/ferry/status"
+	"github.com/ferry-appliance/ferry/store"
+)
+
+// RecordTable is where receivers persist (store.Table[store.Input]).
+type RecordTable interface {
+	liveconf.Table[store.Input]
+	List() ([]store.Input, map[string]error, error)
+}
+
+// Config is what the manager is built from.
+type Config struct {
+	Records RecordTable
+	Sink    event.Sink
+	Pool    *event.Pool
+	Status  *status.Model
+	Log     *slog.Logger
+}
+
+// receiver is a running syslog or SNMP trap receiver.
+type receiver interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+	Addr() string
+	Counters() Counters
+}
+
+// Counters are what every receiver reports.
+type Counters struct {
+	Received    uint64
+	QueueDrops  uint64
+	Malformed   uint64
+	KernelDrops uint64
+	RcvBuf      int
+	Readers     int
+}
+
+// Manager owns the receivers.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex // serialises changes
+	running map[string]*input
+	view    atomic.Pointer[[]*input] // for readers: lists never wait for a change
+	reg     *status.Registration
+	closed  bool
+}
+
+// input is one record and what runs for it.
+type input struct {
+	rec   store.Input
+	r     receiver // nil when failed
+	err   error    // why it is not running
+	since time.Time
+}
+
+// New validates the configuration only.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Records == nil || cfg.Sink == nil || cfg.Pool == nil {
+		return nil, errors.New("inputs: no record table, sink or batch pool")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Manager{cfg: cfg, log: cfg.Log.With("component", "inputs"), running: map[string]*input{}}, nil
+}
+
+// Start opens every stored receiver; one that cannot open is listed as
+// failed: <reason> and the rest run.
+func (m *Manager) Start(ctx context.Context) error {
+	recs, bad, err := m.cfg.Records.List()
+	if err != nil {
+		return fmt.Errorf("inputs: %w", err)
+	}
+	if m.cfg.Status != nil {
+		if m.reg, err = m.cfg.Status.Register("syslog", nil, m.fields); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer m.publish()
+	for _, rec := range recs {
+		in := &input{rec: rec}
+		if err := m.start(ctx, in); err != nil {
+			m.log.Error("receiver failed", "input", rec.Name, "err", err)
+		}
+		m.running[rec.Name] = in
+	}
+	for key, err := range bad {
+		m.running[key] = &input{rec: store.Input{Name: key}, err: err}
+	}
+	return nil
+}
+
+// Shutdown stops every receiver. Idempotent.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	m.reg.Remove()
+	var errs []error
+	for _, in := range m.running {
+		if in.r != nil {
+			if err := in.r.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("input %q: %w", in.rec.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) publish() {
+	list := make([]*input, 0, len(m.running))
+	for _, in := range m.running {
+		list = append(list, in)
+	}
+	slices.SortFunc(list, func(a, b *input) int { return cmpString(a.rec.Name, b.rec.Name) })
+	m.view.Store(&list)
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// build makes the receiver rec describes, validating only.
+func (m *Manager) build(rec store.Input) (receiver, error) {
+	addr := net.JoinHostPort(rec.Bind, strconv.Itoa(rec.Port))
+	switch rec.Proto {
+	case "udp":
+		u, err := syslog.NewUDP(syslog.UDPConfig{Name: rec.Name, Addr: addr, Readers: rec.Readers, RcvBuf: rec.RcvBuf,
+			MaxSize: rec.MaxSize, Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log})
+		if err != nil {
+			return nil, err
+		}
+		return udpReceiver{u}, nil
+	}
+	return nil, fmt.Errorf("input %q: protocol %q is not supported yet (udp)", rec.Name, rec.Proto)
+}
+
+// start builds and starts in's receiver, recording why when it cannot.
+func (m *Manager) start(ctx context.Context, in *input) error {
+	r, err := m.build(in.rec)
+	if err == nil {
+		err = r.Start(ctx)
+	}
+	if err != nil {
+		in.r, in.err = nil, err
+		return err
+	}
+	in.r, in.err, in.since = r, nil, time.Now()
+	return nil
+}
+
+// namePattern is what a receiver may be called.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
+
+// Spec is what syslog.open asks for: the record without its time.
+type Spec = store.Input
+
+// Check validates rec, changing nothing.
+func (m *Manager) Check(rec store.Input) error {
+	if !namePattern.MatchString(rec.Name) {
+		return fmt.Errorf("input name %q: use 1-32 letters, digits, '.', '_' or '-'", rec.Name)
+	}
+	if rec.Port < 1 || rec.Port > 65535 {
+		return fmt.Errorf("port %d: must be 1-65535", rec.Port)
+	}
+	_, err := m.build(rec)
+	return err
+}
+
+// Open starts the receiver rec describes, or replaces the one of that name:
+// the new one starts first where it can (another port), else the old one
+// steps aside and comes back if the new one fails. What fails saves nothing.
+func (m *Manager) Open(ctx context.Context, rec store.Input) (Info, *Info, error) {
+	if err := m.Check(rec); err != nil {
+		return Info{}, nil, err
+	}
+	rec.Opened = time.Now().UTC()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Info{}, nil, errors.New("inputs: shutting down")
+	}
+	for _, in := range m.running {
+		if in.rec.Name != rec.Name && in.rec.Port == rec.Port && in.rec.Proto == rec.Proto && in.r != nil {
+			return Info{}, nil, fmt.Errorf("port %d/%s: already used by input %q", rec.Port, rec.Proto, in.rec.Name)
+		}
+	}
+	old := m.running[rec.Name]
+	var replaced *Info
+	if old != nil {
+		i := old.info()
+		replaced = &i
+	}
+	next := &input{rec: rec}
+	_, err := liveconf.Commit(m.cfg.Records, m.log, rec.Name, &rec, func(_, _ *store.Input) error {
+		samePort := old != nil && old.r != nil && old.rec.Port == rec.Port && old.rec.Proto == rec.Proto
+		if !samePort {
+			if err := m.start(ctx, next); err != nil {
+				return err
+			}
+			if old != nil && old.r != nil {
+				old.r.Shutdown(ctx)
+			}
+			return nil
+		}
+		old.r.Shutdown(ctx)
+		if err := m.start(ctx, next); err != nil {
+			if rerr := m.start(ctx, old); rerr != nil {
+				m.log.Error("receiver not restored", "input", rec.Name, "err", rerr)
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return Info{}, nil, fmt.Errorf("input %q: %w", rec.Name, err)
+	}
+	m.running[rec.Name] = next
+	m.publish()
+	m.log.Info("receiver opened", "input", rec.Name, "proto", rec.Proto, "addr", next.r.Addr())
+	return next.info(), replaced, nil
+}
+
+// Close stops the receiver and forgets it.
+func (m *Manager) Close(ctx context.Context, name string) (Info, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	in := m.running[name]
+	if in == nil {
+		return Info{}, fmt.Errorf("input %q: not open (syslog.servers lists them)", name)
+	}
+	_, err := liveconf.Commit(m.cfg.Records, m.log, name, nil, func(_, _ *store.Input) error {
+		if in.r != nil {
+			in.r.Shutdown(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		return Info{}, fmt.Errorf("input %q: %w", name, err)
+	}
+	delete(m.running, name)
+	m.publish()
+	out := in.info()
+	out.State = "closed"
+	return out, nil
+}
+
+// Info describes a receiver for syslog.servers and the console.
+type Info struct {
+	Name        string    `json:"name"`
+	Address     string    `json:"address"`
+	Proto       string    `json:"proto"`
+	Charset     string    `json:"charset"`
+	RcvBuf      int       `json:"rx_buf_size"`
+	Readers     int       `json:"readers"`
+	State       string    `json:"state"` // listening, or failed: <reason>
+	Received    uint64    `json:"received"`
+	Dropped     uint64    `json:"dropped"`
+	QueueDrops  uint64    `json:"dropped_queue"`
+	Malformed   uint64    `json:"dropped_malformed"`
+	KernelDrops uint64    `json:"dropped_kernel"`
+	Since       time.Time `json:"since,omitzero"`
+}
+
+func (in *input) info() Info {
+	bind := in.rec.Bind
+	if bind == "" {
+		bind = "0.0.0.0"
+	}
+	charset := in.rec.Charset
+	if charset == "" {
+		charset = "UTF-8"
+	}
+	out := Info{Name: in.rec.Name, Address: net.JoinHostPort(bind, strconv.Itoa(in.rec.Port)), Proto: in.rec.Proto,
+		Charset: charset, State: "listening", Since: in.since}
+	if in.r == nil {
+		out.State = "failed: " + in.err.Error()
+		return out
+	}
+	c := in.r.Counters()
+	out.RcvBuf, out.Readers, out.Received = c.RcvBuf, c.Readers, c.Received
+	out.QueueDrops, out.Malformed, out.KernelDrops = c.QueueDrops, c.Malformed, c.KernelDrops
+	out.Dropped = c.QueueDrops + c.Malformed + c.KernelDrops
+	return out
+}
+
+// List describes every receiver, by name.
+func (m *Manager) List() []Info {
+	v := m.view.Load()
+	if v == nil {
+		return nil
+	}
+	out := make([]Info, 0, len(*v))
+	for _, in := range *v {
+		out = append(out, in.info())
+	}
+	return out
+}
+
+// The syslog section's fields (ferry_syslog_*), by listener.
+var (
+	inUp       = status.NewGauge("up", "", "1 if the receiver is listening", "listener")
+	inReceived = status.NewCounter("received_total", "Messages received", "listener")
+	inDropped  = status.NewCounter("dropped_total", "Messages dropped, by reason (queue: the pipeline was full; malformed; kernel: the socket buffer was full)", "listener", "reason")
+)
+
+func (m *Manager) fields() []status.Field {
+	var out []status.Field
+	for _, in := range m.List() {
+		out = append(out, inUp.Field(in.State == "listening", in.Name), inReceived.Field(in.Received, in.Name),
+			inDropped.Field(in.QueueDrops, in.Name, "queue"), inDropped.Field(in.Malformed, in.Name, "malformed"),
+			inDropped.Field(in.KernelDrops, in.Name, "kernel"))
+	}
+	return out
+}
+
+// udpReceiver adapts syslog.UDP.
+type udpReceiver struct{ *syslog.UDP }
+
+func (u udpReceiver) Counters() Counters {
+	s := u.Stats()
+	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Malformed, KernelDrops: s.KernelDrops, RcvBuf: s.RcvBuf, Readers: s.Readers}
+}

@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/ferry-appliance/ferry/net/event"
+)
+
+// collect is a destination that keeps copies of what it accepted.
+type collect struct {
+	name string
+	got  chan string
+}
+
+func (c *collect) Name() string { return c.name }
+func (c *collect) Accept(b *event.Batch) {
+	for i := range b.Len() {
+		c.got <- b.Input + ":" + string(b.Raw(i))
+	}
+}
+
+func batch(p *event.Pool, input string, msgs ...string) *event.Batch {
+	b := p.Get(input)
+	for _, m := range msgs {
+		b.Add(time.Now(), netip.MustParseAddrPort("10.1.2.3:514"), []byte(m))
+	}
+	return b
+}
+
+func TestRoutesFiltersAndCounts(t *testing.T) {
+	pool := event.NewPool(16, 4096)
+	p := New(8, nil)
+	a, all := &collect{name: "a", got: make(chan string, 16)}, &collect{name: "all", got: make(chan string, 16)}
+	disc := NewDiscard("sink")
+	noise := &Filter{Name: "noise", Input: "udp1", Drop: func(b *event.Batch, i int) bool { return bytes.Contains(b.Raw(i), []byte("noise")) }}
+	p.SetTable(&Table{Filters: []*Filter{noise}, Routes: map[string][]Destination{"udp1": {a, disc}, "*": {all}}})
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.TryPut(batch(pool, "udp1", "one", "noise two", "three"))
+	p.TryPut(batch(pool, "tcp1", "noise kept: the filter is udp1's"))
+	want := map[*collect][]string{a: {"udp1:one", "udp1:three"}, all: {"tcp1:noise kept: the filter is udp1's"}}
+	for c, msgs := range want {
+		for _, m := range msgs {
+			select {
+			case got := <-c.got:
+				if got != m {
+					t.Errorf("%s got %q, want %q", c.name, got, m)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s never got %q", c.name, m)
+			}
+		}
+	}
+	// No route and no default: counted as unrouted.
+	p.SetTable(&Table{Routes: map[string][]Destination{"udp1": {a}}})
+	p.TryPut(batch(pool, "snmp", "x", "y"))
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+	st := p.Stats()
+	if st.Batches != 3 || st.Events != 6 || st.Filtered != 1 || st.Unrouted != 2 || noise.Dropped() != 1 {
+		t.Errorf("stats = %+v, noise dropped %d", st, noise.Dropped())
+	}
+	if n, by := disc.Counts(); n != 2 || by != uint64(len("one")+len("three")) {
+		t.Errorf("discard counted %d events, %d bytes", n, by)
+	}
+	if p.TryPut(batch(pool, "udp1", "late")) {
+		t.Error("a stopped pipeline took a batch")
+	}
+}
+
+// The queue is bounded: a full queue refuses without blocking, and counts it.
+func TestQueueFullRefuses(t *testing.T) {
+	pool := event.NewPool(4, 1024)
+	p := New(2, nil) // not started: nothing drains the queue
+	for i := range 2 {
+		if !p.TryPut(batch(pool, "udp1", "m")) {
+			t.Fatalf("put %d refused", i)
+		}
+	}
+	done := make(chan bool)
+	go func() { done <- p.TryPut(batch(pool, "udp1", "m")) }()
+	select {
+	case ok := <-done:
+		if ok {
+			t.Error("a full queue took a batch")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("TryPut blocked on a full queue")
+	}
+	if p.Stats().QueueFull != 1 {
+		t.Errorf("queue full count = %d", p.Stats().QueueFull)
+	}
+	p.Shutdown(context.Background())
+}
+
+func BenchmarkRoute(b *testing.B) {
+	pool := event.NewPool(256, 256*512)
+	p := New(1, nil)
+	disc := NewDiscard("sink")
+	p.SetTable(&Table{Routes: map[string][]Destination{"*": {disc}}})
+	msg := bytes.Repeat([]byte("x"), 500)
+	b.ReportAllocs()
+	for b.Loop() {
+		bt := pool.Get("udp")
+		for bt.Add(time.Time{}, netip.AddrPort{}, msg) {
+		}
+		p.route(bt)
+	}
+}
