@@ -37,7 +37,7 @@ func syslogCommands(in InputService) ([]shell.Command, error) {
 				{Name: "charset", Value: "NAME", Help: "what senders use; converted to UTF-8 (default UTF-8)"},
 				{Name: "key", Value: "ALIAS", Help: "tls: keystore alias of the server certificate"},
 				{Name: "trust", Value: "ALIAS", Help: "tls: require client certificates signed by this alias"},
-				{Name: "readers", Value: "N", Help: "udp: sockets reading in parallel (default 2)"},
+				{Name: "readers", Value: "N", Help: "udp: sockets reading in parallel (default one per two cores)"},
 				{Name: "rcvbuf", Value: "BYTES", Help: "udp: receive buffer per socket (default 64MiB)"},
 				{Name: "max-size", Value: "BYTES", Help: "longer messages are cut here and counted (default 64KiB)"},
 			}},

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,11 +25,15 @@ import (
 // UDP defaults: enough buffer that a 100k msgs/s burst of 500-byte messages
 // waits in the kernel while a reader is descheduled, without any sysctl.
 const (
-	DefaultRcvBuf  = 64 << 20
-	DefaultReaders = 2
-	datagramMax    = 64 << 10 // a UDP payload cannot be larger
-	slotsPerRead   = 64       // datagrams per recvmmsg
+	DefaultRcvBuf = 64 << 20
+	datagramMax   = 64 << 10 // a UDP payload cannot be larger
+	slotsPerRead  = 64       // datagrams per recvmmsg
 )
+
+// DefaultReaders is one reader per two cores: the pipeline and the senders
+// need the others (on 2 cores, one reader took 600k msgs/s without loss
+// where two, contending with the pipeline, lost 12 % at 340k).
+func DefaultReaders() int { return max(1, runtime.NumCPU()/2) }
 
 // UDPConfig describes one UDP receiver.
 type UDPConfig struct {
@@ -80,7 +85,7 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 		return nil, fmt.Errorf("udp receiver %q: no sink or batch pool", cfg.Name)
 	}
 	if cfg.Readers <= 0 {
-		cfg.Readers = DefaultReaders
+		cfg.Readers = DefaultReaders()
 	}
 	if cfg.RcvBuf <= 0 {
 		cfg.RcvBuf = DefaultRcvBuf
