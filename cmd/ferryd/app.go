@@ -113,7 +113,7 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 		return nil, err
 	}
 	pipe := pipeline.New(0, log)
-	receivers, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipe, Pool: event.NewPool(0, 0), Status: model, Log: log})
+	receivers, err := inputs.New(inputs.Config{Records: st.Inputs(), Keys: keystores, Sink: pipe, Pool: event.NewPool(0, 0), Status: model, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ferry-appliance/ferry/certs"
 )
 
 // The guide's Syslog 수신 진단 view: a receiver opened live, a real logger
@@ -71,4 +78,60 @@ func freeUDPPort(t *testing.T) int {
 	}
 	defer pc.Close()
 	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TCP with logger in both framings, and RFC 5425 TLS with a client
+// certificate required: what the keystore registry holds serves the handshake.
+func TestSyslogTCPAndTLS(t *testing.T) {
+	d := startDaemon(t, "").ready(t)
+	tcpPort, tlsPort := strconv.Itoa(freePort(t)), strconv.Itoa(freePort(t))
+	d.mustRun(t, "syslog.open tcp1 "+tcpPort+" tcp --bind 127.0.0.1", "")
+	for _, extra := range [][]string{{"--tcp"}, {"--tcp", "--octet-count"}} {
+		args := append([]string{"--server", "127.0.0.1", "--port", tcpPort}, extra...)
+		if b, err := exec.Command("logger", append(args, "over tcp")...).CombinedOutput(); err != nil {
+			t.Fatalf("logger %v: %v\n%s", extra, err, b)
+		}
+	}
+	waitUntil(t, func() bool {
+		return strings.Contains(d.mustRun(t, "syslog.servers", ""), "(tcp), charset=UTF-8, rx_buf_size=0, readers=0, state=listening, received=2,")
+	})
+
+	dir := t.TempDir()
+	d.mustRun(t, "", "certs.issue "+dir+"/client.pfx sender client\nClient-Pass-1\ncerts.exportCa "+dir+"/ca.pem\n")
+	d.mustRun(t, "syslog.open tls1 "+tlsPort+" tls --bind 127.0.0.1 --key ferry-web --trust ferry-ca", "")
+	ks, err := certs.Load(dir+"/client.pfx", certs.PKCS12, []byte("Client-Pass-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, _ := ks.KeyPair()
+	caPEM, _ := os.ReadFile(dir + "/ca.pem")
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	send := func(client []tls.Certificate) error {
+		c, err := tls.Dial("tcp", "127.0.0.1:"+tlsPort, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", Certificates: client})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		msg := "<13>1 - - tlsapp - - - over tls"
+		if _, err := fmt.Fprintf(c, "%d %s", len(msg), msg); err != nil {
+			return err
+		}
+		// A refused client certificate shows on the first read (TLS 1.3).
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		_, err = c.Read(make([]byte, 1))
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return nil
+		}
+		return err
+	}
+	if err := send([]tls.Certificate{kp.TLSCertificate()}); err != nil {
+		t.Fatalf("TLS send with a client certificate: %v", err)
+	}
+	if err := send(nil); err == nil {
+		t.Error("a TLS client without a certificate was served")
+	}
+	waitUntil(t, func() bool {
+		return strings.Contains(d.mustRun(t, "syslog.servers", ""), "(tls), charset=UTF-8, rx_buf_size=0, readers=0, state=listening, received=1,")
+	})
 }

@@ -6,6 +6,8 @@ package inputs
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,9 +32,16 @@ type RecordTable interface {
 	List() ([]store.Input, map[string]error, error)
 }
 
+// Keys is the keystore registry as TLS receivers use it (certs.Registry).
+type Keys interface {
+	Certificate(alias string) (*tls.Certificate, error)
+	TrustPool(alias string) (*x509.CertPool, error)
+}
+
 // Config is what the manager is built from.
 type Config struct {
 	Records RecordTable
+	Keys    Keys // for tls receivers; nil refuses them
 	Sink    event.Sink
 	Pool    *event.Pool
 	Status  *status.Model
@@ -166,8 +175,59 @@ func (m *Manager) build(rec store.Input) (receiver, error) {
 			return nil, err
 		}
 		return udpReceiver{u}, nil
+	case "tcp", "tls":
+		cfg := syslog.TCPConfig{Name: rec.Name, Addr: addr, MaxSize: rec.MaxSize, Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log}
+		if rec.Proto == "tls" {
+			tc, err := m.tlsConfig(rec)
+			if err != nil {
+				return nil, err
+			}
+			cfg.TLS = tc
+		} else if rec.Key != "" || rec.Trust != "" {
+			return nil, fmt.Errorf("input %q: --key and --trust are for tls", rec.Name)
+		}
+		t, err := syslog.NewTCP(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return tcpReceiver{t}, nil
 	}
-	return nil, fmt.Errorf("input %q: protocol %q is not supported yet (udp)", rec.Name, rec.Proto)
+	return nil, fmt.Errorf("input %q: protocol %q: use udp, tcp or tls", rec.Name, rec.Proto)
+}
+
+// tlsConfig looks rec's key and trust aliases up at every handshake (RFC
+// 5425), so a re-registered alias serves the next connection.
+func (m *Manager) tlsConfig(rec store.Input) (*tls.Config, error) {
+	if m.cfg.Keys == nil {
+		return nil, fmt.Errorf("input %q: no keystore registry for tls", rec.Name)
+	}
+	if rec.Key == "" {
+		return nil, fmt.Errorf("input %q: tls needs --key ALIAS", rec.Name)
+	}
+	if _, err := m.cfg.Keys.Certificate(rec.Key); err != nil {
+		return nil, fmt.Errorf("input %q: key alias: %w", rec.Name, err)
+	}
+	if rec.Trust != "" {
+		if _, err := m.cfg.Keys.TrustPool(rec.Trust); err != nil {
+			return nil, fmt.Errorf("input %q: trust alias: %w", rec.Name, err)
+		}
+	}
+	keys := m.cfg.Keys
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		cert, err := keys.Certificate(rec.Key)
+		if err != nil {
+			return nil, err
+		}
+		c := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*cert}}
+		if rec.Trust != "" {
+			pool, err := keys.TrustPool(rec.Trust)
+			if err != nil {
+				return nil, err
+			}
+			c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, pool
+		}
+		return c, nil
+	}}, nil
 }
 
 // start builds and starts in's receiver, recording why when it cannot.
@@ -347,6 +407,14 @@ func (m *Manager) fields() []status.Field {
 			inDropped.Field(in.KernelDrops, in.Name, "kernel"))
 	}
 	return out
+}
+
+// tcpReceiver adapts syslog.TCP.
+type tcpReceiver struct{ *syslog.TCP }
+
+func (t tcpReceiver) Counters() Counters {
+	s := t.Stats()
+	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Framing, Readers: int(s.Conns)}
 }
 
 // udpReceiver adapts syslog.UDP.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ferry-appliance/ferry/net/event"
 	"github.com/ferry-appliance/ferry/net/syslog/kstat"
+	"github.com/ferry-appliance/ferry/net/syslog/syslogmsg"
 )
 
 // UDP defaults: enough buffer that a 100k msgs/s burst of 500-byte messages
@@ -219,7 +220,7 @@ func (u *UDP) deliver(r *mmsgReader, n int) {
 		if cut {
 			truncated++
 		}
-		data = trimDatagram(data)
+		data = syslogmsg.TrimDatagram(data)
 		if len(data) == 0 {
 			malformed++
 			continue
@@ -248,19 +249,6 @@ func (u *UDP) hand(b *event.Batch) {
 		u.queueDrops.Add(uint64(b.Len()))
 		b.Release()
 	}
-}
-
-// trimDatagram strips the trailing newline, CR and NUL senders add.
-func trimDatagram(b []byte) []byte {
-	for len(b) > 0 {
-		switch b[len(b)-1] {
-		case '\n', '\r', 0:
-			b = b[:len(b)-1]
-			continue
-		}
-		break
-	}
-	return b
 }
 
 // Stats returns the counters, with the kernel's drop count for the sockets.

@@ -85,11 +85,16 @@ func TestUDPReceivesLogger(t *testing.T) {
 		}
 	}
 	waitFor(t, "two messages", func() bool { return s.count() == 2 })
-	if !strings.HasPrefix(s.msgs[0], "<13>") || !strings.HasSuffix(s.msgs[0], "ferrytest: hello --rfc3164") {
-		t.Errorf("rfc3164 message = %q", s.msgs[0])
+	// Two readers: the order between them is the kernel's.
+	bsd, ietf := s.msgs[0], s.msgs[1]
+	if strings.HasPrefix(bsd, "<13>1 ") {
+		bsd, ietf = ietf, bsd
 	}
-	if !strings.HasPrefix(s.msgs[1], "<13>1 ") || !strings.HasSuffix(s.msgs[1], "hello --rfc5424") {
-		t.Errorf("rfc5424 message = %q", s.msgs[1])
+	if !strings.HasPrefix(bsd, "<13>") || !strings.HasSuffix(bsd, "ferrytest: hello --rfc3164") {
+		t.Errorf("rfc3164 message = %q", bsd)
+	}
+	if !strings.HasPrefix(ietf, "<13>1 ") || !strings.HasSuffix(ietf, "hello --rfc5424") {
+		t.Errorf("rfc5424 message = %q", ietf)
 	}
 	if s.input != "udp1" || !s.srcs[0].Addr().IsLoopback() || s.srcs[0].Port() == 0 {
 		t.Errorf("input %q, source %v", s.input, s.srcs[0])
@@ -172,13 +177,5 @@ func TestUDPPortInUse(t *testing.T) {
 	}
 	if err := u.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestTrimDatagram(t *testing.T) {
-	for in, want := range map[string]string{"a\n": "a", "a\r\n": "a", "a\x00": "a", "a": "a", "\n\n": "", "a\nb": "a\nb"} {
-		if got := string(trimDatagram([]byte(in))); got != want {
-			t.Errorf("trimDatagram(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
