@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-appliance/ferry/accounts"
 	"github.com/ferry-appliance/ferry/internal/termsafe"
 	"github.com/ferry-appliance/ferry/net/inputs"
+	"github.com/ferry-appliance/ferry/net/syslog"
 	"github.com/ferry-appliance/ferry/shell"
 )
 
@@ -20,6 +21,7 @@ type InputService interface {
 	Open(ctx context.Context, spec inputs.Spec) (now inputs.Info, replaced *inputs.Info, err error)
 	Close(ctx context.Context, name string) (inputs.Info, error)
 	List() []inputs.Info
+	Sources(name string) (*syslog.Sources, error)
 }
 
 func syslogCommands(in InputService) ([]shell.Command, error) {
@@ -43,6 +45,10 @@ func syslogCommands(in InputService) ([]shell.Command, error) {
 			}},
 		{Name: "syslog.close", Usage: "NAME", Help: "Close a syslog receiver",
 			Role: accounts.Admin, MinArgs: 1, MaxArgs: 1, Complete: s.completeName, Run: s.close},
+		{Name: "syslog.stats", Usage: "NAME", Help: "Messages per source address, busiest first",
+			Detail: fmt.Sprintf("The table keeps %d sources; messages from sources beyond them are counted as folded.", syslog.DefaultMaxSources),
+			Role:   accounts.Viewer, MinArgs: 1, MaxArgs: 1, Flags: []shell.Flag{shell.JSONFlag, {Name: "top", Value: "N", Help: "show the N busiest (default 50)"}},
+			Complete: s.completeName, Run: s.stats},
 		{Name: "syslog.servers", Help: "List the syslog receivers: address, buffer, state, received and dropped",
 			Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: s.servers},
 	}, nil
@@ -110,6 +116,38 @@ func serverLine(in inputs.Info) string {
 		line += ", since=" + in.Since.Local().Format(time.DateTime)
 	}
 	return line
+}
+
+type statsView struct {
+	Sources      []syslog.SourceCount `json:"sources"`
+	Tracked      int                  `json:"tracked"`
+	Max          int                  `json:"max"`
+	FoldedEvents uint64               `json:"folded_messages"`
+}
+
+func (s *syslogCmds) stats(c *shell.Ctx) error {
+	top, err := c.FlagInt("top", 50, 1, 1<<20)
+	if err != nil {
+		return err
+	}
+	src, err := s.in.Sources(c.Args[0])
+	if err != nil {
+		return err
+	}
+	list, tracked, folded := src.Top(top)
+	if c.Flag("json") {
+		return c.WriteJSON(statsView{Sources: list, Tracked: tracked, Max: src.Max(), FoldedEvents: folded})
+	}
+	for _, sc := range list {
+		c.Printf("%s => %d (first seen %s, last seen %s)\n", sc.Addr, sc.Count, sc.FirstSeen, sc.LastSeen)
+	}
+	if tracked > len(list) {
+		c.Printf("(%d more sources; --top N shows more)\n", tracked-len(list))
+	}
+	if folded > 0 {
+		c.Printf("(%d messages from sources beyond the table's %d folded)\n", folded, src.Max())
+	}
+	return nil
 }
 
 func (s *syslogCmds) servers(c *shell.Ctx) error {

@@ -32,6 +32,9 @@ func TestSyslogReceiversLive(t *testing.T) {
 		}
 	}
 	waitUntil(t, func() bool { return strings.Contains(d.mustRun(t, "syslog.servers", ""), "received=3,") })
+	if stats := d.mustRun(t, "syslog.stats udp1", ""); !strings.HasPrefix(stats, "127.0.0.1 => 3 (first seen ") {
+		t.Errorf("syslog.stats: %q", stats)
+	}
 
 	// A port held by another socket: the receiver fails, nothing is saved, the rest runs.
 	taken, err := net.ListenPacket("udp", "127.0.0.1:0")

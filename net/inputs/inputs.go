@@ -80,10 +80,11 @@ type Manager struct {
 
 // input is one record and what runs for it.
 type input struct {
-	rec   store.Input
-	r     receiver // nil when failed
-	err   error    // why it is not running
-	since time.Time
+	rec     store.Input
+	sources *syslog.Sources
+	r       receiver // nil when failed
+	err     error    // why it is not running
+	since   time.Time
 }
 
 // New validates the configuration only.
@@ -164,19 +165,20 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-// build makes the receiver rec describes, validating only.
-func (m *Manager) build(rec store.Input) (receiver, error) {
+// build makes the receiver rec describes, validating only; it counts per
+// source into src.
+func (m *Manager) build(rec store.Input, src *syslog.Sources) (receiver, error) {
 	addr := net.JoinHostPort(rec.Bind, strconv.Itoa(rec.Port))
 	switch rec.Proto {
 	case "udp":
 		u, err := syslog.NewUDP(syslog.UDPConfig{Name: rec.Name, Addr: addr, Readers: rec.Readers, RcvBuf: rec.RcvBuf,
-			MaxSize: rec.MaxSize, Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log})
+			MaxSize: rec.MaxSize, Sources: src, Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log})
 		if err != nil {
 			return nil, err
 		}
 		return udpReceiver{u}, nil
 	case "tcp", "tls":
-		cfg := syslog.TCPConfig{Name: rec.Name, Addr: addr, MaxSize: rec.MaxSize, Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log}
+		cfg := syslog.TCPConfig{Name: rec.Name, Addr: addr, MaxSize: rec.MaxSize, Sources: src, Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log}
 		if rec.Proto == "tls" {
 			tc, err := m.tlsConfig(rec)
 			if err != nil {
@@ -232,7 +234,10 @@ func (m *Manager) tlsConfig(rec store.Input) (*tls.Config, error) {
 
 // start builds and starts in's receiver, recording why when it cannot.
 func (m *Manager) start(ctx context.Context, in *input) error {
-	r, err := m.build(in.rec)
+	if in.sources == nil {
+		in.sources = syslog.NewSources(0)
+	}
+	r, err := m.build(in.rec, in.sources)
 	if err == nil {
 		err = r.Start(ctx)
 	}
@@ -258,8 +263,20 @@ func (m *Manager) Check(rec store.Input) error {
 	if rec.Port < 1 || rec.Port > 65535 {
 		return fmt.Errorf("port %d: must be 1-65535", rec.Port)
 	}
-	_, err := m.build(rec)
+	_, err := m.build(rec, nil)
 	return err
+}
+
+// Sources is the per-source table of the receiver name (syslog.stats).
+func (m *Manager) Sources(name string) (*syslog.Sources, error) {
+	if v := m.view.Load(); v != nil {
+		for _, in := range *v {
+			if in.rec.Name == name && in.sources != nil {
+				return in.sources, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("input %q: not open (syslog.servers lists them)", name)
 }
 
 // Open starts the receiver rec describes, or replaces the one of that name:
@@ -287,6 +304,9 @@ func (m *Manager) Open(ctx context.Context, rec store.Input) (Info, *Info, error
 		replaced = &i
 	}
 	next := &input{rec: rec}
+	if old != nil {
+		next.sources = old.sources // reopening keeps what was counted per source
+	}
 	_, err := liveconf.Commit(m.cfg.Records, m.log, rec.Name, &rec, func(_, _ *store.Input) error {
 		samePort := old != nil && old.r != nil && old.rec.Port == rec.Port && old.rec.Proto == rec.Proto
 		if !samePort {

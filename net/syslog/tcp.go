@@ -34,10 +34,11 @@ type TCPConfig struct {
 	MaxConnsPerSource int           // connections at once, per source address
 	// TLS, when set, makes it a TLS listener; its GetConfigForClient looks the
 	// certificates up at handshake time.
-	TLS  *tls.Config
-	Sink event.Sink
-	Pool *event.Pool
-	Log  *slog.Logger
+	TLS     *tls.Config
+	Sources *Sources // counts per source address (syslog.stats); nil: none
+	Sink    event.Sink
+	Pool    *event.Pool
+	Log     *slog.Logger
 }
 
 // TCP is a running TCP or TLS receiver.
@@ -179,6 +180,7 @@ func (t *TCP) serve(c net.Conn, src netip.AddrPort) {
 	var b *event.Batch
 	flush := func() {
 		if b != nil && b.Len() > 0 {
+			t.cfg.Sources.AddBatch(b)
 			if !t.cfg.Sink.TryPut(b) {
 				t.queueDrops.Add(uint64(b.Len()))
 				b.Release()

@@ -38,11 +38,12 @@ func DefaultReaders() int { return max(1, runtime.NumCPU()/2) }
 
 // UDPConfig describes one UDP receiver.
 type UDPConfig struct {
-	Name    string // the input name events carry
-	Addr    string // host:port to bind; host "" is every address
-	Readers int    // sockets sharing the port with SO_REUSEPORT, one goroutine each
-	RcvBuf  int    // receive buffer asked of the kernel per socket
-	MaxSize int    // longer datagrams are cut here and counted (default 64 KiB)
+	Name    string   // the input name events carry
+	Addr    string   // host:port to bind; host "" is every address
+	Readers int      // sockets sharing the port with SO_REUSEPORT, one goroutine each
+	RcvBuf  int      // receive buffer asked of the kernel per socket
+	MaxSize int      // longer datagrams are cut here and counted (default 64 KiB)
+	Sources *Sources // counts per source address (syslog.stats); nil: none
 	Sink    event.Sink
 	Pool    *event.Pool
 	Log     *slog.Logger
@@ -245,6 +246,7 @@ func (u *UDP) deliver(r *mmsgReader, n int) {
 
 // hand gives b to the sink, or counts its events as queue drops.
 func (u *UDP) hand(b *event.Batch) {
+	u.cfg.Sources.AddBatch(b)
 	if !u.cfg.Sink.TryPut(b) {
 		u.queueDrops.Add(uint64(b.Len()))
 		b.Release()
