@@ -32,8 +32,9 @@ type Services struct {
 	// Keystores is the keystore registry; Bindings the HTTP bindings.
 	Keystores KeystoreService
 	Bindings  BindingService
-	// Inputs is the receivers (syslog.open).
+	// Inputs is the receivers (syslog.open); Trace taps the pipeline (syslog.trace).
 	Inputs InputService
+	Trace  TraceService
 }
 
 // AccountService is the account rules (accounts.Service).
@@ -89,7 +90,7 @@ func Build(svc Services) (*shell.Registry, error) {
 		{"keystore", func() ([]shell.Command, error) { return keystoreCommands(svc.Keystores, svc.Bindings) }},
 		{"certs", func() ([]shell.Command, error) { return certsCommands(svc.Keystores) }},
 		{"httpd", func() ([]shell.Command, error) { return httpdCommands(svc.Bindings, svc.Keystores) }},
-		{"syslog", func() ([]shell.Command, error) { return syslogCommands(svc.Inputs) }},
+		{"syslog", func() ([]shell.Command, error) { return syslogCommands(svc.Inputs, svc.Trace) }},
 	}
 	var all [][]shell.Command
 	for _, g := range groups {

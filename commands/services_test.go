@@ -70,12 +70,13 @@ func testServices(t *testing.T) Services {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipeline.New(1, nil), Pool: event.NewPool(0, 0)})
+	pipe := pipeline.New(1, nil)
+	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipe, Pool: event.NewPool(0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return Services{
-		Inputs:   ins,
+		Inputs: ins, Trace: pipe,
 		Accounts: accounts.New(st), Lockouts: lockout.New(lockout.Config{}, nil, nil), Confdb: st.Operations(), Status: status.New(), Sessions: shell.NewSessions(),
 		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"), Keystores: keys, Bindings: web,
 	}

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/ferry-appliance/ferry/accounts"
 	"github.com/ferry-appliance/ferry/internal/termsafe"
+	"github.com/ferry-appliance/ferry/net/event"
 	"github.com/ferry-appliance/ferry/net/inputs"
+	"github.com/ferry-appliance/ferry/net/pipeline"
 	"github.com/ferry-appliance/ferry/net/syslog"
 	"github.com/ferry-appliance/ferry/shell"
 )
@@ -24,11 +27,16 @@ type InputService interface {
 	Sources(name string) (*syslog.Sources, error)
 }
 
-func syslogCommands(in InputService) ([]shell.Command, error) {
-	if err := need("input service", in); err != nil {
+// TraceService taps the pipeline (pipeline.Pipeline).
+type TraceService interface {
+	Tap(input string, match func(b *event.Batch, i int) bool, buf int) *pipeline.Tap
+}
+
+func syslogCommands(in InputService, tr TraceService) ([]shell.Command, error) {
+	if err := need("input service", in, "trace service", tr); err != nil {
 		return nil, err
 	}
-	s := &syslogCmds{in: in}
+	s := &syslogCmds{in: in, tr: tr}
 	return []shell.Command{
 		{Name: "syslog.open", Usage: "NAME PORT [udp|tcp|tls]", Help: "Open a syslog receiver (default udp)",
 			Detail: "A receiver that is open under NAME is replaced. UDP readers share the port (SO_REUSEPORT),\n" +
@@ -49,12 +57,22 @@ func syslogCommands(in InputService) ([]shell.Command, error) {
 			Detail: fmt.Sprintf("The table keeps %d sources; messages from sources beyond them are counted as folded.", syslog.DefaultMaxSources),
 			Role:   accounts.Viewer, MinArgs: 1, MaxArgs: 1, Flags: []shell.Flag{shell.JSONFlag, {Name: "top", Value: "N", Help: "show the N busiest (default 50)"}},
 			Complete: s.completeName, Run: s.stats},
+		{Name: "syslog.trace", Usage: "NAME", Help: "Print messages as they arrive, until Ctrl-C",
+			Detail: "It never slows the receiver: when the terminal falls behind, lines are skipped and counted.",
+			Role:   accounts.Viewer, MinArgs: 1, MaxArgs: 1, Complete: s.completeName, Run: s.trace,
+			Flags: []shell.Flag{
+				{Name: "grep", Value: "REGEX", Help: "only messages matching REGEX"},
+				{Name: "from", Value: "CIDR", Help: "only messages from these source addresses"},
+			}},
 		{Name: "syslog.servers", Help: "List the syslog receivers: address, buffer, state, received and dropped",
 			Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: s.servers},
 	}, nil
 }
 
-type syslogCmds struct{ in InputService }
+type syslogCmds struct {
+	in InputService
+	tr TraceService
+}
 
 func (s *syslogCmds) open(c *shell.Ctx) error {
 	spec := inputs.Spec{Name: c.Args[0], Kind: "syslog", Proto: "udp"}
@@ -148,6 +166,49 @@ func (s *syslogCmds) stats(c *shell.Ctx) error {
 		c.Printf("(%d messages from sources beyond the table's %d folded)\n", folded, src.Max())
 	}
 	return nil
+}
+
+func (s *syslogCmds) trace(c *shell.Ctx) error {
+	name := c.Args[0]
+	if _, err := s.in.Sources(name); err != nil {
+		return err
+	}
+	var re *regexp.Regexp
+	if g, ok := c.FlagString("grep"); ok {
+		var err error
+		if re, err = regexp.Compile(g); err != nil {
+			return c.Usagef("--grep %q: %v", g, err)
+		}
+	}
+	from, hasFrom, err := c.FlagCIDR("from")
+	if err != nil {
+		return err
+	}
+	match := func(b *event.Batch, i int) bool {
+		if hasFrom && !from.Contains(b.Events[i].Source.Addr()) {
+			return false
+		}
+		return re == nil || re.Match(b.Raw(i))
+	}
+	tap := s.tr.Tap(name, match, 512)
+	defer tap.Close()
+	c.Printf("press ctrl-c to stop\n")
+	var reported uint64
+	for {
+		select {
+		case <-c.Done():
+			if n := tap.Skipped(); n > reported {
+				c.Printf("(skipped %d lines: the terminal was slower than the traffic)\n", n-reported)
+			}
+			return nil
+		case l := <-tap.C():
+			if n := tap.Skipped(); n > reported {
+				c.Printf("(skipped %d lines: the terminal is slower than the traffic)\n", n-reported)
+				reported = n
+			}
+			c.Printf("%s %s %s\n", l.Received.Local().Format("2006-01-02 15:04:05.000"), l.Source, termsafe.Escape(string(l.Raw)))
+		}
+	}
 }
 
 func (s *syslogCmds) servers(c *shell.Ctx) error {

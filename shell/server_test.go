@@ -139,11 +139,12 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipeline.New(1, nil), Pool: event.NewPool(0, 0)})
+	pipe := pipeline.New(1, nil)
+	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipe, Pool: event.NewPool(0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := commands.Services{Inputs: ins, Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
+	svc := commands.Services{Inputs: ins, Trace: pipe, Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
 		HostKeys: hostKeySource{hostKey}, LogPath: filepath.Join(t.TempDir(), "ferry.log"), Keystores: keys, Bindings: web}
 	reg, err := commands.Build(svc)
 	if err != nil {

@@ -123,7 +123,7 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 	}
 	reg, err := commands.Build(commands.Services{
 		Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
-		Keystores: keystores, Bindings: web, Inputs: receivers,
+		Keystores: keystores, Bindings: web, Inputs: receivers, Trace: pipe,
 	})
 	if err != nil {
 		return nil, err

@@ -138,3 +138,43 @@ func TestSyslogTCPAndTLS(t *testing.T) {
 		return strings.Contains(d.mustRun(t, "syslog.servers", ""), "(tls), charset=UTF-8, rx_buf_size=0, readers=0, state=listening, received=1,")
 	})
 }
+
+// syslog.trace over a real PTY while traffic flows: matching lines appear, a
+// filtered one does not, Ctrl-C ends it and the shell goes on.
+func TestSyslogTraceOverPTY(t *testing.T) {
+	d := startDaemon(t, "").ready(t)
+	port := strconv.Itoa(freeUDPPort(t))
+	d.mustRun(t, "syslog.open udp1 "+port+" udp --bind 127.0.0.1", "")
+	tm := d.openTerm(t, "root", changedPassword)
+	tm.expect(promptFor("root"))
+	tm.send("syslog.trace udp1 --grep keep --from 127.0.0.0/8\r")
+	tm.expect("press ctrl-c to stop")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			exec.Command("logger", "--udp", "--server", "127.0.0.1", "--port", port, "-t", "app", "skip "+strconv.Itoa(i)).Run()
+			exec.Command("logger", "--udp", "--server", "127.0.0.1", "--port", port, "-t", "app", "keep "+strconv.Itoa(i)).Run()
+		}
+	}()
+	out := tm.expect("] keep ")
+	out += tm.expect("] keep ")
+	close(stop)
+	<-done
+	tm.send(keyCtrlC)
+	rest := tm.expect(promptFor("root"))
+	if strings.Contains(out+rest, "skip ") {
+		t.Errorf("the trace showed a line --grep excludes:\n%s%s", out, rest)
+	}
+	if !strings.Contains(out, "127.0.0.1:") {
+		t.Errorf("trace lines lack the source: %q", out)
+	}
+	tm.send("syslog.servers\r")
+	tm.expect("[udp1]")
+}

@@ -61,6 +61,9 @@ type Pipeline struct {
 
 	batches, events, filtered, unrouted, queueFull atomic.Uint64
 
+	tapMu sync.Mutex // serialises tap changes
+	taps  atomic.Pointer[[]*Tap]
+
 	mu      sync.Mutex // guards closing against TryPut
 	closed  bool
 	started bool
@@ -146,6 +149,7 @@ func (p *Pipeline) route(b *event.Batch) {
 	t := p.table.Load()
 	p.batches.Add(1)
 	p.events.Add(uint64(b.Len()))
+	p.feed(b) // the trace shows what arrived, before filters
 	for _, f := range t.Filters {
 		if f.Input != "*" && f.Input != b.Input {
 			continue

@@ -116,3 +116,29 @@ func BenchmarkRoute(b *testing.B) {
 		p.route(bt)
 	}
 }
+
+// A tap copies its input's matching messages; a reader that does not keep up
+// makes skips, counted, and never holds the pipeline up.
+func TestTapSkipsWhenBehind(t *testing.T) {
+	pool := event.NewPool(64, 1<<16)
+	p := New(8, nil)
+	tap := p.Tap("udp1", func(b *event.Batch, i int) bool { return bytes.Contains(b.Raw(i), []byte("keep")) }, 2)
+	p.route(batch(pool, "udp1", "keep 1", "drop", "keep 2", "keep 3", "keep 4"))
+	p.route(batch(pool, "tcp1", "keep other input"))
+	if got := (<-tap.C()); string(got.Raw) != "keep 1" || got.Input != "udp1" || !got.Source.IsValid() {
+		t.Errorf("first line = %+v", got)
+	}
+	if got := <-tap.C(); string(got.Raw) != "keep 2" {
+		t.Errorf("second line = %q", got.Raw)
+	}
+	if tap.Skipped() != 2 {
+		t.Errorf("skipped = %d, want 2", tap.Skipped())
+	}
+	tap.Close()
+	p.route(batch(pool, "udp1", "keep after close"))
+	select {
+	case l := <-tap.C():
+		t.Errorf("a closed tap got %q", l.Raw)
+	default:
+	}
+}
