@@ -13,13 +13,19 @@ SSH_PORT   := $(lastword $(subst :, ,$(SSH_ADDR)))
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ferryd ./cmd/ferryd
 
+ARCHIVE    := $(abspath $(DATA_DIR))/archive
+
 run: build
+	@mkdir -p $(DATA_DIR)
+	@sed 's|@ARCHIVE@|$(ARCHIVE)|' scripts/dev-bootstrap.ferry > $(DATA_DIR)/.dev-bootstrap.ferry
 	@echo "Ferry $(VERSION): data in $(DATA_DIR); log in with:  ssh -p$(SSH_PORT) root@localhost"
 	@if [ -f $(DATA_DIR)/initial-password ] || [ ! -f $(DATA_DIR)/confdb.db ]; then \
 		echo "       root's initial password: $(DATA_DIR)/initial-password (until root changes it)"; fi
 	@echo "       web console: https://localhost:8443/ (certs.exportCa PATH writes its CA; root signs in after its first SSH login)"
+	@echo "       send a message:  logger -n 127.0.0.1 -P 5514 -d 'hello from logger'   (then: cat $(ARCHIVE)/dev/*.log)"
+	@echo "       (a data dir made before this release keeps its first boot: make run DATA_DIR=./var2 starts afresh)"
 	@echo "       stop with Ctrl-C"
-	./bin/ferryd --data-dir $(DATA_DIR) --ssh-addr $(SSH_ADDR)
+	./bin/ferryd --data-dir $(DATA_DIR) --ssh-addr $(SSH_ADDR) --bootstrap $(DATA_DIR)/.dev-bootstrap.ferry
 
 # The whole suite, integration tests included, under the race detector.
 test: test-deps

@@ -94,6 +94,12 @@ func TestErrorLinesGolden(t *testing.T) {
 		{accounts.Admin, "syslog.open udp1 5514 udp --rcvbuf lots"},
 		{accounts.Admin, "syslog.close ghost"},
 		{accounts.Viewer, "syslog.open udp1 5514"},
+		{accounts.Admin, "forwarder.addOutput a kafka broker:9092"},
+		{accounts.Admin, "forwarder.addOutput a file relative/dir"},
+		{accounts.Admin, "forwarder.addOutput a discard /tmp"},
+		{accounts.Admin, "forwarder.removeOutput ghost"},
+		{accounts.Admin, "route.add udp1 ghost"},
+		{accounts.Admin, "route.remove udp1 ghost"},
 	}
 	var got strings.Builder
 	for _, tc := range cases {

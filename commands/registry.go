@@ -35,6 +35,8 @@ type Services struct {
 	// Inputs is the receivers (syslog.open); Trace taps the pipeline (syslog.trace).
 	Inputs InputService
 	Trace  TraceService
+	// Outputs is the destinations and routes.
+	Outputs OutputService
 }
 
 // AccountService is the account rules (accounts.Service).
@@ -91,6 +93,7 @@ func Build(svc Services) (*shell.Registry, error) {
 		{"certs", func() ([]shell.Command, error) { return certsCommands(svc.Keystores) }},
 		{"httpd", func() ([]shell.Command, error) { return httpdCommands(svc.Bindings, svc.Keystores) }},
 		{"syslog", func() ([]shell.Command, error) { return syslogCommands(svc.Inputs, svc.Trace) }},
+		{"output", func() ([]shell.Command, error) { return outputCommands(svc.Outputs) }},
 	}
 	var all [][]shell.Command
 	for _, g := range groups {

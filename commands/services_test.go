@@ -26,6 +26,7 @@ import (
 	"github.com/ferry-appliance/ferry/net/event"
 	"github.com/ferry-appliance/ferry/net/httpd"
 	"github.com/ferry-appliance/ferry/net/inputs"
+	"github.com/ferry-appliance/ferry/net/outputs"
 	"github.com/ferry-appliance/ferry/net/pipeline"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
@@ -71,12 +72,16 @@ func testServices(t *testing.T) Services {
 		t.Fatal(err)
 	}
 	pipe := pipeline.New(1, nil)
+	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Router: pipe})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipe, Pool: event.NewPool(0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return Services{
-		Inputs: ins, Trace: pipe,
+		Inputs: ins, Trace: pipe, Outputs: dests,
 		Accounts: accounts.New(st), Lockouts: lockout.New(lockout.Config{}, nil, nil), Confdb: st.Operations(), Status: status.New(), Sessions: shell.NewSessions(),
 		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"), Keystores: keys, Bindings: web,
 	}
@@ -127,6 +132,7 @@ func TestMissingDependencyFailsAtBuild(t *testing.T) {
 		{"keystores", func(s *Services) { s.Keystores = nil }, "keystore commands: keystore registry"},
 		{"bindings", func(s *Services) { s.Bindings = nil }, "keystore commands: binding list"},
 		{"inputs", func(s *Services) { s.Inputs = nil }, "syslog commands: input service"},
+		{"outputs", func(s *Services) { s.Outputs = nil }, "output commands: output service"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ import (
 	"github.com/ferry-appliance/ferry/net/event"
 	"github.com/ferry-appliance/ferry/net/httpd"
 	"github.com/ferry-appliance/ferry/net/inputs"
+	"github.com/ferry-appliance/ferry/net/outputs"
 	"github.com/ferry-appliance/ferry/net/pipeline"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
@@ -140,11 +141,15 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 		t.Fatal(err)
 	}
 	pipe := pipeline.New(1, nil)
+	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Router: pipe})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipe, Pool: event.NewPool(0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := commands.Services{Inputs: ins, Trace: pipe, Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
+	svc := commands.Services{Inputs: ins, Trace: pipe, Outputs: dests, Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
 		HostKeys: hostKeySource{hostKey}, LogPath: filepath.Join(t.TempDir(), "ferry.log"), Keystores: keys, Bindings: web}
 	reg, err := commands.Build(svc)
 	if err != nil {

@@ -20,6 +20,7 @@ var migrations = []migration{
 	{version: 1, apply: createV1},
 	{version: 2, apply: createV2},
 	{version: 3, apply: createV3},
+	{version: 4, apply: createV4},
 }
 
 // SchemaVersion is the confdb version this build writes.
@@ -91,6 +92,16 @@ func createV2(tx *bolt.Tx) error {
 func createV3(tx *bolt.Tx) error {
 	if _, err := tx.CreateBucketIfNotExists(bucketInputs); err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketInputs, err)
+	}
+	return nil
+}
+
+// createV4 adds the destinations and routes.
+func createV4(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bucketOutputs, bucketRoutes} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("create bucket %s: %w", b, err)
+		}
 	}
 	return nil
 }

@@ -50,6 +50,26 @@ type Input struct {
 	Opened  time.Time `json:"opened"`
 }
 
+// Output is a destination the operator added (forwarder.addOutput).
+type Output struct {
+	Name     string    `json:"name"`
+	Type     string    `json:"type"`   // discard or file (more in later releases)
+	Target   string    `json:"target"` // file: the directory
+	MaxSize  int64     `json:"max_size,omitempty"`
+	Compress bool      `json:"compress,omitempty"`
+	Added    time.Time `json:"added"`
+}
+
+// Route sends an input's events ("*": every input without its own) to a destination.
+type Route struct {
+	Input       string    `json:"input"`
+	Destination string    `json:"destination"`
+	Added       time.Time `json:"added"`
+}
+
+// RouteKey is a route's key in its table.
+func RouteKey(input, dest string) string { return input + "\x00" + dest }
+
 // Table is one bucket of whole JSON records keyed by name: the typed record
 // stores below are built on it, and internal/liveconf writes through it.
 type Table[R any] struct {
@@ -65,6 +85,12 @@ func (s *Store) Bindings() Table[Binding] { return Table[Binding]{s: s, bucket: 
 
 // Inputs is the table of receivers, keyed by name.
 func (s *Store) Inputs() Table[Input] { return Table[Input]{s: s, bucket: bucketInputs} }
+
+// Outputs is the table of destinations, keyed by name.
+func (s *Store) Outputs() Table[Output] { return Table[Output]{s: s, bucket: bucketOutputs} }
+
+// Routes is the table of routes, keyed by RouteKey.
+func (s *Store) Routes() Table[Route] { return Table[Route]{s: s, bucket: bucketRoutes} }
 
 // BindingKey is a binding's key in its table.
 func BindingKey(port int) string { return strconv.Itoa(port) }

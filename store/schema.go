@@ -17,6 +17,10 @@ package store
 //	  <port>           JSON Binding, the port in decimal
 //	inputs/                     (since version 3)
 //	  <name>           JSON Input: a syslog or SNMP trap receiver
+//	outputs/                    (since version 4)
+//	  <name>           JSON Output: a destination (discard, file)
+//	routes/                     (since version 4)
+//	  <input>\x00<dest> JSON Route
 //	history/
 //	  <account>/       one sub-bucket per account
 //	    <seq>          8-byte big-endian sequence -> command line
@@ -32,6 +36,8 @@ var (
 	bucketKeystores = []byte("keystores")
 	bucketBindings  = []byte("httpd")
 	bucketInputs    = []byte("inputs")
+	bucketOutputs   = []byte("outputs")
+	bucketRoutes    = []byte("routes")
 
 	keySchemaVersion  = []byte("schema_version")
 	keyCreatedAt      = []byte("created_at")
@@ -44,7 +50,7 @@ var baseBuckets = []struct {
 	since int
 }{
 	{bucketMeta, 1}, {bucketAccounts, 1}, {bucketHostKeys, 1}, {bucketHistory, 1},
-	{bucketKeystores, 2}, {bucketBindings, 2}, {bucketInputs, 3},
+	{bucketKeystores, 2}, {bucketBindings, 2}, {bucketInputs, 3}, {bucketOutputs, 4}, {bucketRoutes, 4},
 }
 
 // exportSpec says how a top-level bucket appears in confdb.export.
@@ -66,4 +72,6 @@ var exported = []exportSpec{
 	{bucket: bucketKeystores, redact: []string{"password"}},
 	{bucket: bucketBindings},
 	{bucket: bucketInputs},
+	{bucket: bucketOutputs},
+	{bucket: bucketRoutes},
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-appliance/ferry/logfile"
 	"github.com/ferry-appliance/ferry/net/event"
 	"github.com/ferry-appliance/ferry/net/inputs"
+	"github.com/ferry-appliance/ferry/net/outputs"
 	"github.com/ferry-appliance/ferry/net/pipeline"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
@@ -113,6 +114,10 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 		return nil, err
 	}
 	pipe := pipeline.New(0, log)
+	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Router: pipe, Status: model, Log: log})
+	if err != nil {
+		return nil, err
+	}
 	receivers, err := inputs.New(inputs.Config{Records: st.Inputs(), Keys: keystores, Sink: pipe, Pool: event.NewPool(0, 0), Status: model, Log: log})
 	if err != nil {
 		return nil, err
@@ -123,7 +128,7 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 	}
 	reg, err := commands.Build(commands.Services{
 		Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
-		Keystores: keystores, Bindings: web, Inputs: receivers, Trace: pipe,
+		Keystores: keystores, Bindings: web, Inputs: receivers, Trace: pipe, Outputs: dests,
 	})
 	if err != nil {
 		return nil, err
@@ -142,10 +147,11 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 		lifecycle.Part{Name: "first-boot", Component: first},
 		lifecycle.Part{Name: "secrets", Component: secrets},
 		lifecycle.Part{Name: "keystores", Component: keystores},
-		// Destinations go here (they connect in the background and never
-		// block boot). Stopping runs the list backwards: admin surfaces,
-		// receivers, pipeline (drains), destinations (wait for
+		// Destinations connect in the background and never block boot.
+		// Stopping runs the list backwards: admin surfaces, receivers,
+		// pipeline (drains), destinations (flush, and later wait for
 		// acknowledgements until the deadline), store.
+		lifecycle.Part{Name: "destinations", Component: dests},
 		lifecycle.Part{Name: "pipeline", Component: pipelineStatus(pipe, model)},
 		lifecycle.Part{Name: "receivers", Component: receivers},
 		lifecycle.Part{Name: "console", Component: con},

@@ -15,7 +15,7 @@ func TestPartsInDeclaredOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"store", "status", "hostkeys", "first-boot", "secrets", "keystores", "pipeline", "receivers", "console", "web", "bootstrap", "shell"}
+	want := []string{"store", "status", "hostkeys", "first-boot", "secrets", "keystores", "destinations", "pipeline", "receivers", "console", "web", "bootstrap", "shell"}
 	if got := seq.Names(); !slices.Equal(got, want) {
 		t.Fatalf("parts %q, want %q", got, want)
 	}

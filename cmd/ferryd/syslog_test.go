@@ -178,3 +178,33 @@ func TestSyslogTraceOverPTY(t *testing.T) {
 	tm.send("syslog.servers\r")
 	tm.expect("[udp1]")
 }
+
+// make run's first boot: syslog on high ports into files under the data dir.
+// The test runs scripts/dev-bootstrap.ferry with its ports moved to free ones.
+func TestDevBootstrapArchivesLogger(t *testing.T) {
+	raw, err := os.ReadFile("../../scripts/dev-bootstrap.ferry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	archive := dir + "/archive"
+	udp, web := strconv.Itoa(freeUDPPort(t)), strconv.Itoa(freePort(t))
+	boot := strings.NewReplacer("@ARCHIVE@", archive, "5514", udp, "8443", web).Replace(string(raw))
+	bootFile := t.TempDir() + "/boot.ferry"
+	os.WriteFile(bootFile, []byte(boot), 0o600)
+	d := startDaemon(t, dir+"/data", "--bootstrap", bootFile).ready(t)
+	if b, err := exec.Command("logger", "-n", "127.0.0.1", "-P", udp, "-d", "hello from logger").CombinedOutput(); err != nil {
+		t.Fatalf("logger: %v\n%s", err, b)
+	}
+	path := archive + "/dev/" + time.Now().Format("2006-01-02") + ".log"
+	waitUntil(t, func() bool {
+		b, _ := os.ReadFile(path)
+		return strings.Contains(string(b), "hello from logger")
+	})
+	if out := d.mustRun(t, "forwarder.outputs", ""); !strings.Contains(out, "[archive] file "+archive+", state=running, in=1, written=1, errors=0") {
+		t.Errorf("forwarder.outputs: %q", out)
+	}
+	if out := d.mustRun(t, "route.list", ""); strings.TrimSpace(out) != "* -> archive" {
+		t.Errorf("route.list: %q", out)
+	}
+}

@@ -1,0 +1,393 @@
+// Package outputs owns the destinations and the routes the operator set
+// (forwarder.addOutput, route.add): records in the confdb, brought to running
+// destinations through internal/liveconf, and handed to the pipeline as one
+// table each time they change.
+package outputs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferry-appliance/ferry/internal/liveconf"
+	"github.com/ferry-appliance/ferry/net/output/file"
+	"github.com/ferry-appliance/ferry/net/pipeline"
+	"github.com/ferry-appliance/ferry/status"
+	"github.com/ferry-appliance/ferry/store"
+)
+
+// OutputTable and RouteTable are where they persist (store.Table).
+type (
+	OutputTable interface {
+		liveconf.Table[store.Output]
+		List() ([]store.Output, map[string]error, error)
+	}
+	RouteTable interface {
+		liveconf.Table[store.Route]
+		List() ([]store.Route, map[string]error, error)
+	}
+)
+
+// Router takes the route table (pipeline.Pipeline).
+type Router interface{ SetTable(*pipeline.Table) }
+
+// Config is what the manager is built from.
+type Config struct {
+	Outputs OutputTable
+	Routes  RouteTable
+	Router  Router
+	Status  *status.Model
+	Log     *slog.Logger
+}
+
+// destination is a running output.
+type destination interface {
+	pipeline.Destination
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+	Counters() Counters
+}
+
+// Counters are what every destination reports.
+type Counters struct {
+	EventsIn, Written, Errors uint64
+	LastError                 string
+}
+
+// Manager owns the destinations and routes.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	outs    map[string]*output
+	routes  []store.Route
+	reg     *status.Registration
+	closed  bool
+	started bool
+}
+
+type output struct {
+	rec store.Output
+	d   destination // nil when failed
+	err error
+}
+
+// New validates the configuration only.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Outputs == nil || cfg.Routes == nil || cfg.Router == nil {
+		return nil, errors.New("outputs: no output table, route table or router")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Manager{cfg: cfg, log: cfg.Log.With("component", "outputs"), outs: map[string]*output{}}, nil
+}
+
+// Start starts every stored destination (one that cannot is failed: <reason>)
+// and hands the routes to the pipeline.
+func (m *Manager) Start(ctx context.Context) error {
+	recs, _, err := m.cfg.Outputs.List()
+	if err != nil {
+		return fmt.Errorf("outputs: %w", err)
+	}
+	routes, _, err := m.cfg.Routes.List()
+	if err != nil {
+		return fmt.Errorf("routes: %w", err)
+	}
+	if m.cfg.Status != nil {
+		if m.reg, err = m.cfg.Status.Register("output", nil, m.fields); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.started = true
+	for _, rec := range recs {
+		o := &output{rec: rec}
+		if o.d, o.err = m.start(ctx, rec); o.err != nil {
+			m.log.Error("destination failed", "output", rec.Name, "err", o.err)
+		}
+		m.outs[rec.Name] = o
+	}
+	m.routes = routes
+	m.publish()
+	return nil
+}
+
+// Shutdown stops routing to them, then stops every destination. Idempotent.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	m.reg.Remove()
+	m.cfg.Router.SetTable(&pipeline.Table{})
+	var errs []error
+	for _, o := range m.outs {
+		if o.d != nil {
+			if err := o.d.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("output %q: %w", o.rec.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
+
+// Spec is what forwarder.addOutput asks for; Route is one route.
+type (
+	Spec  = store.Output
+	Route = store.Route
+)
+
+// Types lists the destination types this release has.
+func Types() []string { return []string{"discard", "file"} }
+
+// build makes the destination rec describes, validating only.
+func (m *Manager) build(rec store.Output) (destination, error) {
+	if !namePattern.MatchString(rec.Name) {
+		return nil, fmt.Errorf("output name %q: use 1-32 letters, digits, '.', '_' or '-'", rec.Name)
+	}
+	switch rec.Type {
+	case "discard":
+		if rec.Target != "" {
+			return nil, fmt.Errorf("output %q: discard takes no target", rec.Name)
+		}
+		return &discard{Discard: pipeline.NewDiscard(rec.Name)}, nil
+	case "file":
+		if !filepath.IsAbs(rec.Target) {
+			return nil, fmt.Errorf("output %q: file needs an absolute directory, not %q", rec.Name, rec.Target)
+		}
+		f, err := file.New(file.Config{Name: rec.Name, Dir: rec.Target, MaxSize: rec.MaxSize, Compress: rec.Compress, Log: m.cfg.Log})
+		if err != nil {
+			return nil, err
+		}
+		return fileOutput{f}, nil
+	}
+	return nil, fmt.Errorf("output %q: type %q: use %s", rec.Name, rec.Type, strings.Join(Types(), " or "))
+}
+
+func (m *Manager) start(ctx context.Context, rec store.Output) (destination, error) {
+	d, err := m.build(rec)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Start(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// publish hands the pipeline the table for the routes and running destinations. Callers hold mu.
+func (m *Manager) publish() {
+	t := &pipeline.Table{Routes: map[string][]pipeline.Destination{}}
+	for _, r := range m.routes {
+		if o := m.outs[r.Destination]; o != nil && o.d != nil {
+			t.Routes[r.Input] = append(t.Routes[r.Input], o.d)
+		}
+	}
+	m.cfg.Router.SetTable(t)
+}
+
+// AddOutput starts the destination rec describes, or replaces the one of
+// that name (the new one starts, the routes move to it, then the old stops).
+func (m *Manager) AddOutput(ctx context.Context, rec store.Output) (Info, *Info, error) {
+	if _, err := m.build(rec); err != nil {
+		return Info{}, nil, err
+	}
+	rec.Added = time.Now().UTC()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Info{}, nil, errors.New("outputs: shutting down")
+	}
+	old := m.outs[rec.Name]
+	var replaced *Info
+	if old != nil {
+		i := old.info()
+		replaced = &i
+	}
+	next := &output{rec: rec}
+	_, err := liveconf.Commit(m.cfg.Outputs, m.log, rec.Name, &rec, func(_, _ *store.Output) error {
+		d, err := m.start(ctx, rec)
+		if err != nil {
+			return err
+		}
+		next.d = d
+		m.outs[rec.Name] = next
+		m.publish()
+		if old != nil && old.d != nil {
+			old.d.Shutdown(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		return Info{}, nil, fmt.Errorf("output %q: %w", rec.Name, err)
+	}
+	m.log.Info("destination added", "output", rec.Name, "type", rec.Type, "target", rec.Target)
+	return next.info(), replaced, nil
+}
+
+// RemoveOutput stops a destination no route uses.
+func (m *Manager) RemoveOutput(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o := m.outs[name]
+	if o == nil {
+		return fmt.Errorf("output %q: not found (forwarder.outputs lists them)", name)
+	}
+	var users []string
+	for _, r := range m.routes {
+		if r.Destination == name {
+			users = append(users, r.Input)
+		}
+	}
+	if len(users) > 0 {
+		return fmt.Errorf("output %q: routes from %s use it; route.remove them first", name, strings.Join(users, ", "))
+	}
+	_, err := liveconf.Commit(m.cfg.Outputs, m.log, name, nil, func(_, _ *store.Output) error {
+		delete(m.outs, name)
+		if o.d != nil {
+			o.d.Shutdown(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("output %q: %w", name, err)
+	}
+	return nil
+}
+
+// AddRoute sends input's events ("*": inputs without a route of their own) to dest.
+func (m *Manager) AddRoute(input, dest string) error {
+	if input != "*" && !namePattern.MatchString(input) {
+		return fmt.Errorf("input name %q: use 1-32 letters, digits, '.', '_' or '-', or * for every input", input)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.outs[dest] == nil {
+		return fmt.Errorf("output %q: not found (forwarder.outputs lists them)", dest)
+	}
+	for _, r := range m.routes {
+		if r.Input == input && r.Destination == dest {
+			return fmt.Errorf("route %s -> %s: already exists", input, dest)
+		}
+	}
+	rec := store.Route{Input: input, Destination: dest, Added: time.Now().UTC()}
+	_, err := liveconf.Commit(m.cfg.Routes, m.log, store.RouteKey(input, dest), &rec, func(_, _ *store.Route) error {
+		m.routes = append(m.routes, rec)
+		m.publish()
+		return nil
+	})
+	return err
+}
+
+// RemoveRoute removes one route.
+func (m *Manager) RemoveRoute(input, dest string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := slices.IndexFunc(m.routes, func(r store.Route) bool { return r.Input == input && r.Destination == dest })
+	if i < 0 {
+		return fmt.Errorf("route %s -> %s: not found (route.list lists them)", input, dest)
+	}
+	_, err := liveconf.Commit(m.cfg.Routes, m.log, store.RouteKey(input, dest), nil, func(_, _ *store.Route) error {
+		m.routes = slices.Delete(m.routes, i, i+1)
+		m.publish()
+		return nil
+	})
+	return err
+}
+
+// Routes lists the routes, by input.
+func (m *Manager) Routes() []store.Route {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := slices.Clone(m.routes)
+	slices.SortFunc(out, func(a, b store.Route) int {
+		return strings.Compare(a.Input+"\x00"+a.Destination, b.Input+"\x00"+b.Destination)
+	})
+	return out
+}
+
+// Info describes a destination for forwarder.outputs.
+type Info struct {
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	Target    string `json:"target,omitempty"`
+	State     string `json:"state"` // running, or failed: <reason>
+	EventsIn  uint64 `json:"events_in"`
+	Written   uint64 `json:"events_written"`
+	Errors    uint64 `json:"errors"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+func (o *output) info() Info {
+	in := Info{Name: o.rec.Name, Type: o.rec.Type, Target: o.rec.Target, State: "running"}
+	if o.d == nil {
+		in.State = "failed: " + o.err.Error()
+		return in
+	}
+	c := o.d.Counters()
+	in.EventsIn, in.Written, in.Errors, in.LastError = c.EventsIn, c.Written, c.Errors, c.LastError
+	return in
+}
+
+// Outputs lists the destinations, by name.
+func (m *Manager) Outputs() []Info {
+	m.mu.Lock()
+	list := make([]*output, 0, len(m.outs))
+	for _, o := range m.outs {
+		list = append(list, o)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(list, func(a, b *output) int { return strings.Compare(a.rec.Name, b.rec.Name) })
+	out := make([]Info, 0, len(list))
+	for _, o := range list {
+		out = append(out, o.info())
+	}
+	return out
+}
+
+// The output section's fields (ferry_output_*), by destination.
+var (
+	outIn      = status.NewCounter("events_in_total", "Events handed to the destination", "destination")
+	outWritten = status.NewCounter("events_written_total", "Events the destination wrote", "destination")
+	outErrors  = status.NewCounter("errors_total", "Events the destination failed to write", "destination")
+)
+
+func (m *Manager) fields() []status.Field {
+	var out []status.Field
+	for _, in := range m.Outputs() {
+		out = append(out, outIn.Field(in.EventsIn, in.Name), outWritten.Field(in.Written, in.Name), outErrors.Field(in.Errors, in.Name))
+	}
+	return out
+}
+
+// discard adapts pipeline.Discard.
+type discard struct{ *pipeline.Discard }
+
+func (discard) Start(context.Context) error    { return nil }
+func (discard) Shutdown(context.Context) error { return nil }
+func (d discard) Counters() Counters {
+	n, _ := d.Counts()
+	return Counters{EventsIn: n, Written: n}
+}
+
+// fileOutput adapts file.Output.
+type fileOutput struct{ *file.Output }
+
+func (f fileOutput) Counters() Counters {
+	s := f.Stats()
+	return Counters{EventsIn: s.EventsIn, Written: s.EventsWritten, Errors: s.Errors, LastError: s.LastError}
+}
