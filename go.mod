@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/c-bata/go-prompt v0.2.6
 	github.com/chromedp/chromedp v0.23.0
+	github.com/expr-lang/expr v1.17.8
 	github.com/gliderlabs/ssh v0.3.8
 	github.com/klauspost/compress v1.20.1
 	github.com/olekukonko/tablewriter v1.1.5

@@ -88,6 +88,11 @@ func inspect(path string, size int64, timeout time.Duration) error {
 		if err != nil {
 			return damaged(path, err.Error())
 		}
+		// bbolt follows page ids blindly: a scribbled one that points back up
+		// its own tree sends a cursor down for ever. Check the tree first.
+		if err := checkTree(path, db.Info().PageSize); err != nil {
+			return damaged(path, err.Error())
+		}
 		if err := guard(func() error { return walk(tx) }); err != nil {
 			return damaged(path, err.Error())
 		}
@@ -190,8 +195,8 @@ const (
 )
 
 type diskMeta struct {
-	valid               bool
-	freelist, hwm, txid uint64
+	valid                     bool
+	root, freelist, hwm, txid uint64
 }
 
 func readMeta(page []byte) diskMeta {
@@ -202,7 +207,7 @@ func readMeta(page []byte) diskMeta {
 	return diskMeta{
 		valid: le.Uint32(m[0:]) == boltMagic && le.Uint32(m[4:]) == boltVersion &&
 			le.Uint64(m[metaChecksumAt:]) == h.Sum64(),
-		freelist: le.Uint64(m[32:]), hwm: le.Uint64(m[40:]), txid: le.Uint64(m[48:]),
+		root: le.Uint64(m[16:]), freelist: le.Uint64(m[32:]), hwm: le.Uint64(m[40:]), txid: le.Uint64(m[48:]),
 	}
 }
 

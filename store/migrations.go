@@ -21,6 +21,7 @@ var migrations = []migration{
 	{version: 2, apply: createV2},
 	{version: 3, apply: createV3},
 	{version: 4, apply: createV4},
+	{version: 5, apply: createV5},
 }
 
 // SchemaVersion is the confdb version this build writes.
@@ -102,6 +103,14 @@ func createV4(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
+	}
+	return nil
+}
+
+// createV5 adds the filters.
+func createV5(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketFilters); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketFilters, err)
 	}
 	return nil
 }

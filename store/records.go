@@ -67,6 +67,15 @@ type Route struct {
 	Added       time.Time `json:"added"`
 }
 
+// Filter keeps or drops an input's events ("*": every input) by an expression.
+type Filter struct {
+	Name   string    `json:"name"`
+	Input  string    `json:"input"`
+	Action string    `json:"action"` // keep or drop
+	Expr   string    `json:"expr"`
+	Added  time.Time `json:"added"`
+}
+
 // RouteKey is a route's key in its table.
 func RouteKey(input, dest string) string { return input + "\x00" + dest }
 
@@ -91,6 +100,9 @@ func (s *Store) Outputs() Table[Output] { return Table[Output]{s: s, bucket: buc
 
 // Routes is the table of routes, keyed by RouteKey.
 func (s *Store) Routes() Table[Route] { return Table[Route]{s: s, bucket: bucketRoutes} }
+
+// Filters is the table of filters, keyed by name.
+func (s *Store) Filters() Table[Filter] { return Table[Filter]{s: s, bucket: bucketFilters} }
 
 // BindingKey is a binding's key in its table.
 func BindingKey(port int) string { return strconv.Itoa(port) }

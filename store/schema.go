@@ -21,6 +21,8 @@ package store
 //	  <name>           JSON Output: a destination (discard, file)
 //	routes/                     (since version 4)
 //	  <input>\x00<dest> JSON Route
+//	filters/                    (since version 5)
+//	  <name>           JSON Filter
 //	history/
 //	  <account>/       one sub-bucket per account
 //	    <seq>          8-byte big-endian sequence -> command line
@@ -38,6 +40,7 @@ var (
 	bucketInputs    = []byte("inputs")
 	bucketOutputs   = []byte("outputs")
 	bucketRoutes    = []byte("routes")
+	bucketFilters   = []byte("filters")
 
 	keySchemaVersion  = []byte("schema_version")
 	keyCreatedAt      = []byte("created_at")
@@ -50,7 +53,7 @@ var baseBuckets = []struct {
 	since int
 }{
 	{bucketMeta, 1}, {bucketAccounts, 1}, {bucketHostKeys, 1}, {bucketHistory, 1},
-	{bucketKeystores, 2}, {bucketBindings, 2}, {bucketInputs, 3}, {bucketOutputs, 4}, {bucketRoutes, 4},
+	{bucketKeystores, 2}, {bucketBindings, 2}, {bucketInputs, 3}, {bucketOutputs, 4}, {bucketRoutes, 4}, {bucketFilters, 5},
 }
 
 // exportSpec says how a top-level bucket appears in confdb.export.
@@ -74,4 +77,5 @@ var exported = []exportSpec{
 	{bucket: bucketInputs},
 	{bucket: bucketOutputs},
 	{bucket: bucketRoutes},
+	{bucket: bucketFilters},
 }
