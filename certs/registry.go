@@ -353,30 +353,38 @@ func (r *Registry) changed(alias string) {
 	}
 }
 
-// Certificate is alias's key pair for serving TLS, looked up at handshake time.
-func (r *Registry) Certificate(alias string) (*tls.Certificate, error) {
+// lookup is alias's loaded entry, or why there is none.
+func (r *Registry) lookup(alias string) (*entry, error) {
 	e := r.current()[alias]
 	switch {
 	case e == nil:
 		return nil, fmt.Errorf("keystore %q: %w", alias, ErrNotRegistered)
 	case e.err != nil:
 		return nil, fmt.Errorf("keystore %q: failed: %w", alias, e.err)
-	case e.cert == nil:
-		return nil, fmt.Errorf("keystore %q: %w: it holds no private key", alias, ErrNoEntries)
+	}
+	return e, nil
+}
+
+// Certificate is alias's key pair for serving TLS, looked up at handshake time.
+func (r *Registry) Certificate(alias string) (*tls.Certificate, error) {
+	e, err := r.lookup(alias)
+	if err == nil && e.cert == nil {
+		err = fmt.Errorf("keystore %q: %w: it holds no private key", alias, ErrNoEntries)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return e.cert, nil
 }
 
 // TrustPool is alias's trusted certificates, for verifying peers.
 func (r *Registry) TrustPool(alias string) (*x509.CertPool, error) {
-	e := r.current()[alias]
-	switch {
-	case e == nil:
-		return nil, fmt.Errorf("keystore %q: %w", alias, ErrNotRegistered)
-	case e.err != nil:
-		return nil, fmt.Errorf("keystore %q: failed: %w", alias, e.err)
-	case e.pool == nil:
-		return nil, fmt.Errorf("keystore %q: %w: it holds no trusted certificate", alias, ErrNoEntries)
+	e, err := r.lookup(alias)
+	if err == nil && e.pool == nil {
+		err = fmt.Errorf("keystore %q: %w: it holds no trusted certificate", alias, ErrNoEntries)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return e.pool, nil
 }

@@ -64,3 +64,24 @@ func TestCompileRefusesWithPosition(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCompile: no expression text makes Compile panic or return an error of
+// more than one line, and what compiles evaluates without panicking.
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{`cidr(source, "10.0.0.0/8")`, `message matches "^GET"`, `severity == "err" or pri > 3`, `not (app == "x")`, `cidr(source, "nope")`, `((((`, `raw contains "\n"`} {
+		f.Add(s)
+	}
+	pool := event.NewPool(4, 1<<12)
+	b := pool.Get("in")
+	b.Add(time.Now(), netip.MustParseAddrPort("10.0.0.1:514"), []byte("<13>Dec  1 10:00:00 h app: text"))
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := Compile(text)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error for %q: %q", text, err)
+			}
+			return
+		}
+		c.Match(b, 0)
+	})
+}

@@ -62,6 +62,8 @@ type Counters struct {
 	QueueDrops  uint64
 	Malformed   uint64
 	KernelDrops uint64
+	Truncated   uint64 // cut at the size limit (kept, shortened)
+	Refused     uint64 // tcp: connections over a cap, closed at once
 	RcvBuf      int
 	Readers     int
 }
@@ -374,6 +376,8 @@ type Info struct {
 	QueueDrops  uint64    `json:"dropped_queue"`
 	Malformed   uint64    `json:"dropped_malformed"`
 	KernelDrops uint64    `json:"dropped_kernel"`
+	Truncated   uint64    `json:"truncated"`
+	Refused     uint64    `json:"refused_connections"`
 	Since       time.Time `json:"since,omitzero"`
 }
 
@@ -395,6 +399,7 @@ func (in *input) info() Info {
 	c := in.r.Counters()
 	out.RcvBuf, out.Readers, out.Received = c.RcvBuf, c.Readers, c.Received
 	out.QueueDrops, out.Malformed, out.KernelDrops = c.QueueDrops, c.Malformed, c.KernelDrops
+	out.Truncated, out.Refused = c.Truncated, c.Refused
 	out.Dropped = c.QueueDrops + c.Malformed + c.KernelDrops
 	return out
 }
@@ -417,6 +422,8 @@ var (
 	inUp       = status.NewGauge("up", "", "1 if the receiver is listening", "listener")
 	inReceived = status.NewCounter("received_total", "Messages received", "listener")
 	inDropped  = status.NewCounter("dropped_total", "Messages dropped, by reason (queue: the pipeline was full; malformed; kernel: the socket buffer was full)", "listener", "reason")
+	inCut      = status.NewCounter("truncated_total", "Messages cut at the size limit and passed on shortened", "listener")
+	inRefused  = status.NewCounter("refused_connections_total", "TCP connections refused over the per-listener or per-source cap", "listener")
 )
 
 func (m *Manager) fields() []status.Field {
@@ -424,7 +431,7 @@ func (m *Manager) fields() []status.Field {
 	for _, in := range m.List() {
 		out = append(out, inUp.Field(in.State == "listening", in.Name), inReceived.Field(in.Received, in.Name),
 			inDropped.Field(in.QueueDrops, in.Name, "queue"), inDropped.Field(in.Malformed, in.Name, "malformed"),
-			inDropped.Field(in.KernelDrops, in.Name, "kernel"))
+			inDropped.Field(in.KernelDrops, in.Name, "kernel"), inCut.Field(in.Truncated, in.Name), inRefused.Field(in.Refused, in.Name))
 	}
 	return out
 }
@@ -434,7 +441,7 @@ type tcpReceiver struct{ *syslog.TCP }
 
 func (t tcpReceiver) Counters() Counters {
 	s := t.Stats()
-	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Framing, Readers: int(s.Conns)}
+	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Framing, Truncated: s.Truncated, Refused: s.Refused, Readers: int(s.Conns)}
 }
 
 // udpReceiver adapts syslog.UDP.
@@ -442,5 +449,5 @@ type udpReceiver struct{ *syslog.UDP }
 
 func (u udpReceiver) Counters() Counters {
 	s := u.Stats()
-	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Malformed, KernelDrops: s.KernelDrops, RcvBuf: s.RcvBuf, Readers: s.Readers}
+	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Malformed, KernelDrops: s.KernelDrops, Truncated: s.Truncated, RcvBuf: s.RcvBuf, Readers: s.Readers}
 }

@@ -253,6 +253,11 @@ func TestLoginCSRF(t *testing.T) {
 	if token == ck.Value {
 		t.Error("the form token is the cookie's value: a planted cookie would be enough")
 	}
+	// A field that differs from the token in its first character (never equal to it).
+	wrong := "x" + token[1:]
+	if token[0] == 'x' {
+		wrong = "y" + token[1:]
+	}
 	form := func(tok string) url.Values {
 		return url.Values{"csrf": {tok}, "account": {"root"}, "password": {rootPassword}}
 	}
@@ -266,7 +271,7 @@ func TestLoginCSRF(t *testing.T) {
 	}{
 		{"no cookie", nil, form(token), nil, http.StatusForbidden},
 		{"no field", []*http.Cookie{ck}, url.Values{"account": {"root"}, "password": {rootPassword}}, nil, http.StatusForbidden},
-		{"wrong field", []*http.Cookie{ck}, form("x" + token[1:]), nil, http.StatusForbidden},
+		{"wrong field", []*http.Cookie{ck}, form(wrong), nil, http.StatusForbidden},
 		{"another form's field", []*http.Cookie{ck}, form(otherToken), nil, http.StatusForbidden},
 		{"cookie value as field", []*http.Cookie{ck}, form(ck.Value), nil, http.StatusForbidden},
 		{"cross-site origin", []*http.Cookie{ck}, form(token), map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
