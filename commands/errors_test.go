@@ -100,6 +100,14 @@ func TestErrorLinesGolden(t *testing.T) {
 		{accounts.Admin, "forwarder.removeOutput ghost"},
 		{accounts.Admin, "route.add udp1 ghost"},
 		{accounts.Admin, "route.remove udp1 ghost"},
+		{accounts.Admin, "filter.add f1 * drop 'severity =='"},
+		{accounts.Admin, "filter.add f1 * drop 'nosuchfield == 1'"},
+		{accounts.Admin, "filter.add f1 * drop 'message matches \"(\"'"},
+		{accounts.Admin, "filter.add f1 * maybe 'pri == 1'"},
+		{accounts.Admin, "filter.add 'bad name' * drop 'pri == 1'"},
+		{accounts.Admin, "filter.add f1 * drop severity == 'debug'"},
+		{accounts.Admin, "filter.remove ghost"},
+		{accounts.Viewer, "filter.add f1 * drop 'pri == 1'"},
 	}
 	var got strings.Builder
 	for _, tc := range cases {

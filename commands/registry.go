@@ -37,6 +37,8 @@ type Services struct {
 	Trace  TraceService
 	// Outputs is the destinations and routes.
 	Outputs OutputService
+	// Filters is the pipeline's filters.
+	Filters FilterService
 }
 
 // AccountService is the account rules (accounts.Service).
@@ -94,6 +96,7 @@ func Build(svc Services) (*shell.Registry, error) {
 		{"httpd", func() ([]shell.Command, error) { return httpdCommands(svc.Bindings, svc.Keystores) }},
 		{"syslog", func() ([]shell.Command, error) { return syslogCommands(svc.Inputs, svc.Trace) }},
 		{"output", func() ([]shell.Command, error) { return outputCommands(svc.Outputs) }},
+		{"filter", func() ([]shell.Command, error) { return filterCommands(svc.Filters) }},
 	}
 	var all [][]shell.Command
 	for _, g := range groups {

@@ -72,7 +72,7 @@ func testServices(t *testing.T) Services {
 		t.Fatal(err)
 	}
 	pipe := pipeline.New(1, nil)
-	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Router: pipe})
+	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func testServices(t *testing.T) Services {
 		t.Fatal(err)
 	}
 	return Services{
-		Inputs: ins, Trace: pipe, Outputs: dests,
+		Inputs: ins, Trace: pipe, Outputs: dests, Filters: dests,
 		Accounts: accounts.New(st), Lockouts: lockout.New(lockout.Config{}, nil, nil), Confdb: st.Operations(), Status: status.New(), Sessions: shell.NewSessions(),
 		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"), Keystores: keys, Bindings: web,
 	}
@@ -133,6 +133,7 @@ func TestMissingDependencyFailsAtBuild(t *testing.T) {
 		{"bindings", func(s *Services) { s.Bindings = nil }, "keystore commands: binding list"},
 		{"inputs", func(s *Services) { s.Inputs = nil }, "syslog commands: input service"},
 		{"outputs", func(s *Services) { s.Outputs = nil }, "output commands: output service"},
+		{"filters", func(s *Services) { s.Filters = nil }, "filter commands: filter service"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

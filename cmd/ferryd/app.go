@@ -114,7 +114,7 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 		return nil, err
 	}
 	pipe := pipeline.New(0, log)
-	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Router: pipe, Status: model, Log: log})
+	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe, Status: model, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 	}
 	reg, err := commands.Build(commands.Services{
 		Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
-		Keystores: keystores, Bindings: web, Inputs: receivers, Trace: pipe, Outputs: dests,
+		Keystores: keystores, Bindings: web, Inputs: receivers, Trace: pipe, Outputs: dests, Filters: dests,
 	})
 	if err != nil {
 		return nil, err

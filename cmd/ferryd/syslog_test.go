@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -207,4 +208,93 @@ func TestDevBootstrapArchivesLogger(t *testing.T) {
 	if out := d.mustRun(t, "route.list", ""); strings.TrimSpace(out) != "* -> archive" {
 		t.Errorf("route.list: %q", out)
 	}
+}
+
+// Filters by CIDR and by regular expression, routes and a file destination
+// rotated by size, all set live, and all back after a restart.
+func TestFiltersRoutesAndRotationLive(t *testing.T) {
+	dir := t.TempDir()
+	archive := t.TempDir()
+	d := startDaemon(t, dir).ready(t)
+	port := freeUDPPort(t)
+	d.mustRun(t, "", strings.Join([]string{
+		"syslog.open fw " + strconv.Itoa(port) + " udp --bind 127.0.0.1",
+		"forwarder.addOutput arch file " + archive + " --max-size 2KiB",
+		"route.add fw arch",
+		`filter.add lab fw drop 'cidr(source, "127.0.0.2/32")'`,
+		`filter.add chatter * drop 'message matches "^debug: [0-9]+$"'`,
+	}, "\n")+"\n")
+	if out := d.mustRun(t, "filter.list", ""); out != "[lab] input=fw, drop 'cidr(source, \"127.0.0.2/32\")', dropped=0\n"+
+		"[chatter] input=*, drop 'message matches \"^debug: [0-9]+$\"', dropped=0\n" {
+		t.Fatalf("filter.list: %q", out)
+	}
+	// From 127.0.0.1: kept unless it is chatter. From 127.0.0.2: dropped.
+	send := func(from string, msgs ...string) {
+		t.Helper()
+		c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(from)}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for _, m := range msgs {
+			if _, err := c.Write([]byte("<13>Dec  2 10:00:00 host app: " + m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var kept []string
+	for i := range 40 {
+		kept = append(kept, fmt.Sprintf("kept %02d %s", i, strings.Repeat("x", 80)))
+	}
+	send("127.0.0.1", kept[:20]...)
+	send("127.0.0.1", "debug: 1", "debug: 22")
+	send("127.0.0.2", "from the lab", "debug: 3")
+	send("127.0.0.1", kept[20:]...)
+	waitUntil(t, func() bool { return strings.Contains(d.mustRun(t, "forwarder.outputs", ""), "written=40,") })
+	want := "[lab] input=fw, drop 'cidr(source, \"127.0.0.2/32\")', dropped=2\n" +
+		"[chatter] input=*, drop 'message matches \"^debug: [0-9]+$\"', dropped=2\n"
+	if out := d.mustRun(t, "filter.list", ""); out != want {
+		t.Errorf("filter.list after traffic: %q", out)
+	}
+	// 40 lines of ~120 bytes past a 2 KiB limit: the day's file and rotated ones.
+	day := time.Now().Format("2006-01-02")
+	files, _ := filepath.Glob(archive + "/fw/" + day + "*.log")
+	if len(files) < 2 {
+		t.Errorf("no rotation by size: %v", files)
+	}
+	var all strings.Builder
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		all.Write(b)
+	}
+	for _, m := range kept {
+		if strings.Count(all.String(), m) != 1 {
+			t.Errorf("%q is in the archive %d times", m[:7], strings.Count(all.String(), m))
+		}
+	}
+	if strings.Contains(all.String(), "debug: ") || strings.Contains(all.String(), "from the lab") {
+		t.Errorf("a filtered message reached the archive:\n%s", all.String())
+	}
+	st := parseStatus(t, d.mustRun(t, "system.status --json", ""))
+	if n := st.number(t, "filter", "dropped_total", "lab"); n != 2 {
+		t.Errorf("ferry_filter_dropped_total{filter=lab} = %v", n)
+	}
+	d.stop()
+
+	// Back after a restart: the same filters apply to new traffic.
+	d2 := startDaemon(t, dir)
+	if out := d2.mustRun(t, "route.list", ""); out != "fw -> arch\n" {
+		t.Errorf("route.list after a restart: %q", out)
+	}
+	waitUntil(t, func() bool { return strings.Contains(d2.mustRun(t, "syslog.servers", ""), "state=listening") })
+	send("127.0.0.2", "lab again")
+	send("127.0.0.1", "debug: 4", "after restart")
+	waitUntil(t, func() bool { return strings.Contains(d2.mustRun(t, "forwarder.outputs", ""), "written=1,") })
+	if out := d2.mustRun(t, "filter.list", ""); !strings.Contains(out, "[lab] input=fw, drop 'cidr(source, \"127.0.0.2/32\")', dropped=1\n") ||
+		!strings.Contains(out, "[chatter] input=*, drop 'message matches \"^debug: [0-9]+$\"', dropped=1\n") {
+		t.Errorf("filter.list after a restart: %q", out)
+	}
+	d2.mustRun(t, "filter.remove lab", "")
+	send("127.0.0.2", "lab unfiltered")
+	waitUntil(t, func() bool { return strings.Contains(d2.mustRun(t, "forwarder.outputs", ""), "written=2,") })
 }

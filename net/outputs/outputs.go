@@ -33,6 +33,10 @@ type (
 		liveconf.Table[store.Route]
 		List() ([]store.Route, map[string]error, error)
 	}
+	FilterTable interface {
+		liveconf.Table[store.Filter]
+		List() ([]store.Filter, map[string]error, error)
+	}
 )
 
 // Router takes the route table (pipeline.Pipeline).
@@ -42,6 +46,7 @@ type Router interface{ SetTable(*pipeline.Table) }
 type Config struct {
 	Outputs OutputTable
 	Routes  RouteTable
+	Filters FilterTable
 	Router  Router
 	Status  *status.Model
 	Log     *slog.Logger
@@ -69,7 +74,9 @@ type Manager struct {
 	mu      sync.Mutex
 	outs    map[string]*output
 	routes  []store.Route
+	filters []*filterRule // in the order they were added
 	reg     *status.Registration
+	freg    *status.Registration
 	closed  bool
 	started bool
 }
@@ -82,8 +89,8 @@ type output struct {
 
 // New validates the configuration only.
 func New(cfg Config) (*Manager, error) {
-	if cfg.Outputs == nil || cfg.Routes == nil || cfg.Router == nil {
-		return nil, errors.New("outputs: no output table, route table or router")
+	if cfg.Outputs == nil || cfg.Routes == nil || cfg.Filters == nil || cfg.Router == nil {
+		return nil, errors.New("outputs: no output table, route table, filter table or router")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -102,8 +109,19 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("routes: %w", err)
 	}
+	filters, bad, err := m.cfg.Filters.List()
+	if err != nil {
+		return fmt.Errorf("filters: %w", err)
+	}
+	for name, err := range bad {
+		m.log.Error("filter record unreadable; it is not applied", "filter", name, "err", err)
+	}
 	if m.cfg.Status != nil {
 		if m.reg, err = m.cfg.Status.Register("output", nil, m.fields); err != nil {
+			return err
+		}
+		if m.freg, err = m.cfg.Status.Register("filter", nil, m.filterFields); err != nil {
+			m.reg.Remove()
 			return err
 		}
 	}
@@ -118,6 +136,17 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.outs[rec.Name] = o
 	}
 	m.routes = routes
+	slices.SortFunc(filters, func(a, b store.Filter) int { return a.Added.Compare(b.Added) })
+	for _, rec := range filters {
+		f, err := compileFilter(rec)
+		if err != nil {
+			// A record the confdb holds was valid when added; one that no
+			// longer compiles (a newer release's syntax) shows as failed.
+			m.log.Error("filter failed", "filter", rec.Name, "err", err)
+			f = &filterRule{rec: rec, err: err}
+		}
+		m.filters = append(m.filters, f)
+	}
 	m.publish()
 	return nil
 }
@@ -131,6 +160,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.closed = true
 	m.reg.Remove()
+	m.freg.Remove()
 	m.cfg.Router.SetTable(&pipeline.Table{})
 	var errs []error
 	for _, o := range m.outs {
@@ -189,9 +219,14 @@ func (m *Manager) start(ctx context.Context, rec store.Output) (destination, err
 	return d, nil
 }
 
-// publish hands the pipeline the table for the routes and running destinations. Callers hold mu.
+// publish hands the pipeline the table for the filters, routes and running destinations. Callers hold mu.
 func (m *Manager) publish() {
 	t := &pipeline.Table{Routes: map[string][]pipeline.Destination{}}
+	for _, f := range m.filters {
+		if f.err == nil {
+			t.Filters = append(t.Filters, f.f)
+		}
+	}
 	for _, r := range m.routes {
 		if o := m.outs[r.Destination]; o != nil && o.d != nil {
 			t.Routes[r.Input] = append(t.Routes[r.Input], o.d)
@@ -370,6 +405,16 @@ func (m *Manager) fields() []status.Field {
 	var out []status.Field
 	for _, in := range m.Outputs() {
 		out = append(out, outIn.Field(in.EventsIn, in.Name), outWritten.Field(in.Written, in.Name), outErrors.Field(in.Errors, in.Name))
+	}
+	return out
+}
+
+var filterDropped = status.NewCounter("dropped_total", "Events the filter dropped", "filter")
+
+func (m *Manager) filterFields() []status.Field {
+	var out []status.Field
+	for _, f := range m.Filters() {
+		out = append(out, filterDropped.Field(f.Dropped, f.Name))
 	}
 	return out
 }
