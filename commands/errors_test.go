@@ -92,6 +92,7 @@ func TestErrorLinesGolden(t *testing.T) {
 		{accounts.Admin, "syslog.open 'bad name' 5514"},
 		{accounts.Admin, "syslog.open udp1 5514 udp --readers 0"},
 		{accounts.Admin, "syslog.open udp1 5514 udp --rcvbuf lots"},
+		{accounts.Admin, "syslog.open udp1 5514 udp --charset EBCDIC"},
 		{accounts.Admin, "syslog.close ghost"},
 		{accounts.Viewer, "syslog.open udp1 5514"},
 		{accounts.Admin, "forwarder.addOutput a kafka broker:9092"},

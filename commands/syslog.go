@@ -130,6 +130,13 @@ func (s *syslogCmds) close(c *shell.Ctx) error {
 func serverLine(in inputs.Info) string {
 	line := fmt.Sprintf("[%s] %s (%s), charset=%s, rx_buf_size=%d, readers=%d, state=%s, received=%d, dropped=%d (queue=%d, malformed=%d, kernel=%d)",
 		in.Name, in.Address, in.Proto, in.Charset, in.RcvBuf, in.Readers, in.State, in.Received, in.Dropped, in.QueueDrops, in.Malformed, in.KernelDrops)
+	// Not drops (the message goes on), so outside the guide's dropped=(...).
+	if in.Truncated > 0 {
+		line += fmt.Sprintf(", truncated=%d", in.Truncated)
+	}
+	if in.Invalid > 0 {
+		line += fmt.Sprintf(", invalid=%d", in.Invalid)
+	}
 	if !in.Since.IsZero() {
 		line += ", since=" + in.Since.Local().Format(time.DateTime)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/ferry-appliance/ferry/internal/liveconf"
 	"github.com/ferry-appliance/ferry/net/event"
 	"github.com/ferry-appliance/ferry/net/syslog"
+	"github.com/ferry-appliance/ferry/net/syslog/syslogmsg"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
 )
@@ -63,6 +64,7 @@ type Counters struct {
 	Malformed   uint64
 	KernelDrops uint64
 	Truncated   uint64 // cut at the size limit (kept, shortened)
+	Invalid     uint64 // byte sequences invalid in the charset, replaced by U+FFFD
 	Refused     uint64 // tcp: connections over a cap, closed at once
 	RcvBuf      int
 	Readers     int
@@ -174,13 +176,13 @@ func (m *Manager) build(rec store.Input, src *syslog.Sources) (receiver, error) 
 	switch rec.Proto {
 	case "udp":
 		u, err := syslog.NewUDP(syslog.UDPConfig{Name: rec.Name, Addr: addr, Readers: rec.Readers, RcvBuf: rec.RcvBuf,
-			MaxSize: rec.MaxSize, Sources: src, Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log})
+			MaxSize: rec.MaxSize, Charset: rec.Charset, Sources: src, Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log})
 		if err != nil {
 			return nil, err
 		}
 		return udpReceiver{u}, nil
 	case "tcp", "tls":
-		cfg := syslog.TCPConfig{Name: rec.Name, Addr: addr, MaxSize: rec.MaxSize, Sources: src, Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log}
+		cfg := syslog.TCPConfig{Name: rec.Name, Addr: addr, MaxSize: rec.MaxSize, Charset: rec.Charset, Sources: src, Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log}
 		if rec.Proto == "tls" {
 			tc, err := m.tlsConfig(rec)
 			if err != nil {
@@ -265,6 +267,9 @@ func (m *Manager) Check(rec store.Input) error {
 	if rec.Port < 1 || rec.Port > 65535 {
 		return fmt.Errorf("port %d: must be 1-65535", rec.Port)
 	}
+	if _, err := syslogmsg.NewDecoder(rec.Charset); err != nil {
+		return fmt.Errorf("input %q: charset %q: not known (use %s)", rec.Name, rec.Charset, syslogmsg.KnownCharsets)
+	}
 	_, err := m.build(rec, nil)
 	return err
 }
@@ -289,6 +294,11 @@ func (m *Manager) Open(ctx context.Context, rec store.Input) (Info, *Info, error
 		return Info{}, nil, err
 	}
 	rec.Opened = time.Now().UTC()
+	if dec, _ := syslogmsg.NewDecoder(rec.Charset); !dec.UTF8() {
+		rec.Charset = dec.Name() // as syslog.servers shows it
+	} else {
+		rec.Charset = ""
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -377,6 +387,7 @@ type Info struct {
 	Malformed   uint64    `json:"dropped_malformed"`
 	KernelDrops uint64    `json:"dropped_kernel"`
 	Truncated   uint64    `json:"truncated"`
+	Invalid     uint64    `json:"invalid_sequences"`
 	Refused     uint64    `json:"refused_connections"`
 	Since       time.Time `json:"since,omitzero"`
 }
@@ -399,7 +410,7 @@ func (in *input) info() Info {
 	c := in.r.Counters()
 	out.RcvBuf, out.Readers, out.Received = c.RcvBuf, c.Readers, c.Received
 	out.QueueDrops, out.Malformed, out.KernelDrops = c.QueueDrops, c.Malformed, c.KernelDrops
-	out.Truncated, out.Refused = c.Truncated, c.Refused
+	out.Truncated, out.Refused, out.Invalid = c.Truncated, c.Refused, c.Invalid
 	out.Dropped = c.QueueDrops + c.Malformed + c.KernelDrops
 	return out
 }
@@ -423,6 +434,7 @@ var (
 	inReceived = status.NewCounter("received_total", "Messages received", "listener")
 	inDropped  = status.NewCounter("dropped_total", "Messages dropped, by reason (queue: the pipeline was full; malformed; kernel: the socket buffer was full)", "listener", "reason")
 	inCut      = status.NewCounter("truncated_total", "Messages cut at the size limit and passed on shortened", "listener")
+	inInvalid  = status.NewCounter("invalid_sequences_total", "Byte sequences invalid in the receiver's charset, replaced by U+FFFD", "listener")
 	inRefused  = status.NewCounter("refused_connections_total", "TCP connections refused over the per-listener or per-source cap", "listener")
 )
 
@@ -431,7 +443,7 @@ func (m *Manager) fields() []status.Field {
 	for _, in := range m.List() {
 		out = append(out, inUp.Field(in.State == "listening", in.Name), inReceived.Field(in.Received, in.Name),
 			inDropped.Field(in.QueueDrops, in.Name, "queue"), inDropped.Field(in.Malformed, in.Name, "malformed"),
-			inDropped.Field(in.KernelDrops, in.Name, "kernel"), inCut.Field(in.Truncated, in.Name), inRefused.Field(in.Refused, in.Name))
+			inDropped.Field(in.KernelDrops, in.Name, "kernel"), inCut.Field(in.Truncated, in.Name), inInvalid.Field(in.Invalid, in.Name), inRefused.Field(in.Refused, in.Name))
 	}
 	return out
 }
@@ -441,7 +453,7 @@ type tcpReceiver struct{ *syslog.TCP }
 
 func (t tcpReceiver) Counters() Counters {
 	s := t.Stats()
-	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Framing, Truncated: s.Truncated, Refused: s.Refused, Readers: int(s.Conns)}
+	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Framing, Truncated: s.Truncated, Invalid: s.Invalid, Refused: s.Refused, Readers: int(s.Conns)}
 }
 
 // udpReceiver adapts syslog.UDP.
@@ -449,5 +461,5 @@ type udpReceiver struct{ *syslog.UDP }
 
 func (u udpReceiver) Counters() Counters {
 	s := u.Stats()
-	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Malformed, KernelDrops: s.KernelDrops, Truncated: s.Truncated, RcvBuf: s.RcvBuf, Readers: s.Readers}
+	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Malformed, Invalid: s.Invalid, KernelDrops: s.KernelDrops, Truncated: s.Truncated, RcvBuf: s.RcvBuf, Readers: s.Readers}
 }

@@ -29,6 +29,7 @@ type TCPConfig struct {
 	Name              string
 	Addr              string
 	MaxSize           int           // longer messages are cut here and counted (default 64 KiB)
+	Charset           string        // what senders use, converted to UTF-8 ("": UTF-8)
 	IdleTimeout       time.Duration // a connection silent this long is closed
 	MaxConns          int           // connections at once, per listener
 	MaxConnsPerSource int           // connections at once, per source address
@@ -46,8 +47,8 @@ type TCP struct {
 	cfg TCPConfig
 	log *slog.Logger
 
-	received, queueDrops, truncated, framing, refused atomic.Uint64
-	conns                                             atomic.Int64
+	received, queueDrops, truncated, framing, refused, invalid atomic.Uint64
+	conns                                                      atomic.Int64
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -79,6 +80,9 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 	}
 	if cfg.MaxConnsPerSource <= 0 {
 		cfg.MaxConnsPerSource = DefaultMaxConnsPerSource
+	}
+	if _, err := syslogmsg.NewDecoder(cfg.Charset); err != nil {
+		return nil, fmt.Errorf("tcp receiver %q: %w", cfg.Name, err)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -188,6 +192,8 @@ func (t *TCP) serve(c net.Conn, src netip.AddrPort) {
 			b = nil
 		}
 	}
+	dec, _ := syslogmsg.NewDecoder(t.cfg.Charset) // checked by NewTCP; one per connection (it keeps state)
+	var scratch []byte
 	fr := syslogmsg.NewFramer(&flushingReader{c: c, idle: t.cfg.IdleTimeout, flush: flush}, t.cfg.MaxSize)
 	defer flush()
 	for {
@@ -208,13 +214,17 @@ func (t *TCP) serve(c net.Conn, src netip.AddrPort) {
 		if len(f.Msg) == 0 {
 			continue
 		}
+		msg, bad := dec.Convert(&scratch, f.Msg)
+		if bad > 0 {
+			t.invalid.Add(uint64(bad))
+		}
 		if b == nil {
 			b = t.cfg.Pool.Get(t.cfg.Name)
 		}
-		if !b.Add(time.Now(), src, f.Msg) {
+		if !b.Add(time.Now(), src, msg) {
 			flush()
 			b = t.cfg.Pool.Get(t.cfg.Name)
-			b.Add(time.Now(), src, f.Msg)
+			b.Add(time.Now(), src, msg)
 		}
 		t.received.Add(1)
 	}
@@ -236,14 +246,14 @@ func (r *flushingReader) Read(p []byte) (int, error) {
 
 // TCPStats are a TCP receiver's counters.
 type TCPStats struct {
-	Received, QueueDrops, Truncated, Framing, Refused uint64
-	Conns                                             int64
+	Received, QueueDrops, Truncated, Framing, Refused, Invalid uint64
+	Conns                                                      int64
 }
 
 // Stats returns the counters.
 func (t *TCP) Stats() TCPStats {
 	return TCPStats{Received: t.received.Load(), QueueDrops: t.queueDrops.Load(), Truncated: t.truncated.Load(),
-		Framing: t.framing.Load(), Refused: t.refused.Load(), Conns: t.conns.Load()}
+		Framing: t.framing.Load(), Invalid: t.invalid.Load(), Refused: t.refused.Load(), Conns: t.conns.Load()}
 }
 
 // Shutdown stops accepting, closes every connection (what each had read is

@@ -43,6 +43,7 @@ type UDPConfig struct {
 	Readers int      // sockets sharing the port with SO_REUSEPORT, one goroutine each
 	RcvBuf  int      // receive buffer asked of the kernel per socket
 	MaxSize int      // longer datagrams are cut here and counted (default 64 KiB)
+	Charset string   // what senders use, converted to UTF-8 ("": UTF-8)
 	Sources *Sources // counts per source address (syslog.stats); nil: none
 	Sink    event.Sink
 	Pool    *event.Pool
@@ -54,6 +55,7 @@ type UDPStats struct {
 	Received, Bytes uint64
 	QueueDrops      uint64 // events the sink refused
 	Malformed       uint64 // empty datagrams
+	Invalid         uint64 // byte sequences invalid in the charset, replaced by U+FFFD
 	Truncated       uint64 // datagrams longer than MaxSize
 	KernelDrops     uint64 // dropped by the kernel before Ferry read them (full buffer)
 	RcvBuf          int    // the receive buffer the kernel granted, per socket
@@ -65,8 +67,8 @@ type UDP struct {
 	cfg UDPConfig
 	log *slog.Logger
 
-	received, bytes, queueDrops, malformed, truncated atomic.Uint64
-	rcvBuf                                            atomic.Int64
+	received, bytes, queueDrops, malformed, truncated, invalid atomic.Uint64
+	rcvBuf                                                     atomic.Int64
 
 	mu      sync.Mutex
 	conns   []*net.UDPConn
@@ -94,6 +96,9 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 	}
 	if cfg.MaxSize <= 0 || cfg.MaxSize > datagramMax {
 		cfg.MaxSize = datagramMax
+	}
+	if _, err := syslogmsg.NewDecoder(cfg.Charset); err != nil {
+		return nil, fmt.Errorf("udp receiver %q: %w", cfg.Name, err)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -191,6 +196,8 @@ func (u *UDP) read(c *net.UDPConn) {
 		return
 	}
 	r := newMmsgReader(slotsPerRead, u.cfg.MaxSize)
+	dec, _ := syslogmsg.NewDecoder(u.cfg.Charset) // checked by NewUDP; one per reader (it keeps state)
+	var scratch []byte
 	for {
 		var n int
 		var errno syscall.Errno
@@ -208,14 +215,14 @@ func (u *UDP) read(c *net.UDPConn) {
 			u.log.Warn("read", "err", errno.Error())
 			continue
 		}
-		u.deliver(r, n)
+		u.deliver(r, n, dec, &scratch)
 	}
 }
 
-func (u *UDP) deliver(r *mmsgReader, n int) {
+func (u *UDP) deliver(r *mmsgReader, n int, dec *syslogmsg.Decoder, scratch *[]byte) {
 	now := time.Now()
 	b := u.cfg.Pool.Get(u.cfg.Name)
-	var bytes, malformed, truncated uint64
+	var bytes, malformed, truncated, invalid uint64
 	for i := range n {
 		data, cut, src := r.message(i)
 		if cut {
@@ -226,6 +233,8 @@ func (u *UDP) deliver(r *mmsgReader, n int) {
 			malformed++
 			continue
 		}
+		data, bad := dec.Convert(scratch, data)
+		invalid += uint64(bad)
 		bytes += uint64(len(data))
 		if !b.Add(now, src, data) {
 			u.hand(b)
@@ -237,6 +246,9 @@ func (u *UDP) deliver(r *mmsgReader, n int) {
 	u.bytes.Add(bytes)
 	u.malformed.Add(malformed)
 	u.truncated.Add(truncated)
+	if invalid > 0 {
+		u.invalid.Add(invalid)
+	}
 	if b.Len() == 0 {
 		b.Release()
 		return
@@ -260,7 +272,7 @@ func (u *UDP) Stats() UDPStats {
 	readers := len(u.conns)
 	u.mu.Unlock()
 	return UDPStats{Received: u.received.Load(), Bytes: u.bytes.Load(), QueueDrops: u.queueDrops.Load(),
-		Malformed: u.malformed.Load(), Truncated: u.truncated.Load(), KernelDrops: kstat.UDPDrops(inodes),
+		Malformed: u.malformed.Load(), Invalid: u.invalid.Load(), Truncated: u.truncated.Load(), KernelDrops: kstat.UDPDrops(inodes),
 		RcvBuf: int(u.rcvBuf.Load()), Readers: readers}
 }
 

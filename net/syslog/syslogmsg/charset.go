@@ -37,8 +37,8 @@ var charsets = map[string]struct {
 	"cp1252":      {"Windows-1252", charmap.Windows1252},
 }
 
-// knownCharsets lists the canonical names for error messages.
-const knownCharsets = "UTF-8, EUC-KR, CP949, Shift_JIS, GB18030, ISO-8859-1, Windows-1252"
+// KnownCharsets lists the canonical names, for error messages.
+const KnownCharsets = "UTF-8, EUC-KR, CP949, Shift_JIS, GB18030, ISO-8859-1, Windows-1252"
 
 // Decoder turns message text in a sender's charset into UTF-8, because a
 // listener is configured per sender population (Korean network gear sends
@@ -61,7 +61,7 @@ func NewDecoder(name string) (*Decoder, error) {
 	}
 	cs, ok := charsets[key]
 	if !ok {
-		return nil, fmt.Errorf("syslogmsg: charset %q: %w (known: %s)", name, ErrUnknownCharset, knownCharsets)
+		return nil, fmt.Errorf("syslogmsg: charset %q: %w (known: %s)", name, ErrUnknownCharset, KnownCharsets)
 	}
 	d := &Decoder{name: cs.name}
 	if cs.enc != nil {
@@ -113,6 +113,24 @@ func (d *Decoder) Decode(dst, src []byte) (out []byte, replaced int) {
 	}
 	return dst, replaced
 }
+
+// Convert is Decode for the hot path: src itself when it needs no change
+// (valid UTF-8, or ASCII in another charset), else its UTF-8 form in
+// *scratch, which grows as needed and is reused by the next call.
+func (d *Decoder) Convert(scratch *[]byte, src []byte) (out []byte, replaced int) {
+	if d.t == nil {
+		if utf8.Valid(src) {
+			return src, 0
+		}
+	} else if isASCII(src) {
+		return src, 0
+	}
+	*scratch, replaced = d.Decode((*scratch)[:0], src)
+	return *scratch, replaced
+}
+
+// UTF8 reports whether the Decoder's charset is UTF-8.
+func (d *Decoder) UTF8() bool { return d.t == nil }
 
 // decodeUTF8 appends src to dst replacing each invalid byte with U+FFFD.
 func decodeUTF8(dst, src []byte) ([]byte, int) {

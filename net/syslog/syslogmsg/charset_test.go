@@ -145,3 +145,32 @@ func BenchmarkDecodeEUCKR(b *testing.B) {
 		dst, _ = d.Decode(dst[:0], src)
 	}
 }
+
+// TestConvertPassesThrough checks Convert returns the input itself when no
+// change is needed, and the decoded form in the scratch buffer otherwise.
+func TestConvertPassesThrough(t *testing.T) {
+	kr := mustEncode(t, korean.EUCKR, "방화벽")
+	utf, _ := NewDecoder("")
+	euc, _ := NewDecoder("EUC-KR")
+	var scratch []byte
+	for _, tc := range []struct {
+		d        *Decoder
+		src      []byte
+		same     bool
+		want     string
+		replaced int
+	}{
+		{utf, []byte("plain ascii"), true, "plain ascii", 0},
+		{utf, []byte("한국어"), true, "한국어", 0},
+		{utf, []byte("bad \xff"), false, "bad \uFFFD", 1},
+		{euc, []byte("plain ascii"), true, "plain ascii", 0},
+		{euc, kr, false, "방화벽", 0},
+		{euc, []byte("\xff\xff"), false, "\uFFFD\uFFFD", 2},
+	} {
+		out, replaced := tc.d.Convert(&scratch, tc.src)
+		same := len(out) > 0 && &out[0] == &tc.src[0]
+		if string(out) != tc.want || replaced != tc.replaced || same != tc.same {
+			t.Errorf("%s Convert(%q) = %q, %d, same buffer %v; want %q, %d, %v", tc.d.Name(), tc.src, out, replaced, same, tc.want, tc.replaced, tc.same)
+		}
+	}
+}
