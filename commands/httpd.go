@@ -7,6 +7,7 @@ import (
 	"github.com/c-bata/go-prompt"
 
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/internal/liveconf"
 	"github.com/ferry-appliance/ferry/internal/termsafe"
 	"github.com/ferry-appliance/ferry/net/httpd"
 	"github.com/ferry-appliance/ferry/shell"
@@ -114,6 +115,7 @@ func (h *httpdCmds) openSsl(c *shell.Ctx) error {
 }
 
 func (h *httpdCmds) apply(c *shell.Ctx, spec httpd.Spec) error {
+	spec.KeepFailed = liveconf.KeepsFailed(c)
 	now, replaced, err := h.b.Open(spec)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-appliance/ferry/accounts"
+	"github.com/ferry-appliance/ferry/internal/liveconf"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/store"
 )
@@ -45,7 +46,9 @@ func (b *bootstrap) Start(ctx context.Context) error {
 	// The appliance itself runs it, with admin rights; the audit log names it "bootstrap".
 	self := accounts.Identity{Name: "bootstrap", Role: accounts.Admin}
 	var out bytes.Buffer
-	if err := b.reg.RunBatch(ctx, b.log, self, src, &out); err != nil {
+	// A receiver or binding that validates but cannot bind yet (no privilege
+	// for 514, a port taken) is kept as failed: <reason>, and ferryd runs on.
+	if err := b.reg.RunBatch(liveconf.KeepFailed(ctx), b.log, self, src, &out); err != nil {
 		return fmt.Errorf("bootstrap %s: %s", bootstrapName(b.path), shell.Message(err))
 	}
 	b.log.Info("bootstrap applied", "source", bootstrapName(b.path))

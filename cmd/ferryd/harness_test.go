@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -84,16 +85,29 @@ type daemon struct {
 	web string
 }
 
-// testBootstrap is the embedded first-boot batch with its web port moved to
-// a free one on 127.0.0.1.
+// testBootstrap is the embedded first-boot batch with its ports moved to free
+// ones on 127.0.0.1: the console's and the default receivers'.
 func testBootstrap(t *testing.T) []byte {
 	t.Helper()
 	const line = "httpd.openSsl 8443 webconsole ferry-web"
 	if !bytes.Contains(defaultBootstrap, []byte(line)) {
 		t.Fatalf("the embedded bootstrap lost %q", line)
 	}
-	port := freePort(t)
-	return bytes.Replace(defaultBootstrap, []byte(line), fmt.Appendf(nil, "httpd.openSsl %d webconsole ferry-web --bind 127.0.0.1", port), 1)
+	var out []string
+	for _, l := range strings.Split(string(defaultBootstrap), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case l == line:
+			l = fmt.Sprintf("httpd.openSsl %d webconsole ferry-web --bind 127.0.0.1", freePort(t))
+		case len(f) >= 4 && f[0] == "syslog.open" && f[3] == "tcp":
+			l = fmt.Sprintf("syslog.open %s %d tcp --bind 127.0.0.1", f[1], freePort(t))
+		case len(f) >= 3 && (f[0] == "syslog.open" || f[0] == "snmptrap.open"):
+			f[2] = strconv.Itoa(freeUDPPort(t))
+			l = strings.Join(f, " ") + " --bind 127.0.0.1"
+		}
+		out = append(out, l)
+	}
+	return []byte(strings.Join(out, "\n"))
 }
 
 var freePort = testutil.FreePort

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -297,4 +298,65 @@ func TestFiltersRoutesAndRotationLive(t *testing.T) {
 	d2.mustRun(t, "filter.remove lab", "")
 	send("127.0.0.2", "lab unfiltered")
 	waitUntil(t, func() bool { return strings.Contains(d2.mustRun(t, "forwarder.outputs", ""), "written=2,") })
+}
+
+// The appliance's own first boot: the default receivers on 514 that cannot
+// bind (no privilege, or, as root, a port another daemon holds) are kept as
+// failed with the reason, ferryd runs on, and they listen at the first start
+// that can bind them.
+func TestDefaultReceiversKeptWhenTheyCannotBind(t *testing.T) {
+	var hold []io.Closer
+	if os.Geteuid() == 0 {
+		u, err := net.ListenPacket("udp", ":514")
+		if err != nil {
+			t.Fatalf("holding udp 514: %v", err)
+		}
+		l, err := net.Listen("tcp", ":514")
+		if err != nil {
+			t.Fatalf("holding tcp 514: %v", err)
+		}
+		hold = append(hold, u, l)
+	}
+	boot := strings.Replace(string(defaultBootstrap), "httpd.openSsl 8443 webconsole ferry-web",
+		"httpd.openSsl "+strconv.Itoa(freePort(t))+" webconsole ferry-web --bind 127.0.0.1", 1)
+	bootFile := t.TempDir() + "/boot.ferry"
+	os.WriteFile(bootFile, []byte(boot), 0o600)
+	dir := t.TempDir()
+	d := startDaemon(t, dir, "--bootstrap", bootFile).ready(t)
+	reason := "address already in use"
+	if os.Geteuid() != 0 {
+		reason = "permission denied (run as root or grant CAP_NET_BIND_SERVICE)"
+	}
+	list := d.mustRun(t, "syslog.servers", "")
+	for _, want := range []string{"[default] 0.0.0.0:514 (udp), charset=UTF-8", "[default-tcp] 0.0.0.0:514 (tcp), charset=UTF-8"} {
+		i := strings.Index(list, want)
+		if i < 0 {
+			t.Fatalf("syslog.servers lacks %q:\n%s", want, list)
+		}
+		if line, _, _ := strings.Cut(list[i:], "\n"); !strings.Contains(line, "state=failed: ") || !strings.Contains(line, reason) {
+			t.Errorf("want failed: ...%s in %q", reason, line)
+		}
+	}
+	// An operator's own syslog.open on such a port is refused and saves nothing.
+	if r := d.openssh(t, "root", changedPassword, "", "syslog.open mine 514 udp"); r.code != 1 || !strings.Contains(r.stderr, reason) {
+		t.Errorf("syslog.open on 514: exit %d, %q", r.code, r.stderr)
+	}
+	if os.Geteuid() != 0 {
+		return // the rest needs the port
+	}
+	d.stop()
+	for _, h := range hold {
+		h.Close()
+	}
+	d2 := startDaemon(t, dir)
+	waitUntil(t, func() bool {
+		return strings.Count(d2.mustRun(t, "syslog.servers", ""), "state=listening") == 2
+	})
+	if out, err := exec.Command("logger", "--udp", "--server", "127.0.0.1", "--port", "514", "to the default").CombinedOutput(); err != nil {
+		t.Fatalf("logger: %v\n%s", err, out)
+	}
+	waitUntil(t, func() bool {
+		return strings.Contains(d2.mustRun(t, "syslog.servers", ""), "[default] 0.0.0.0:514 (udp), charset=UTF-8, rx_buf_size=") &&
+			strings.Contains(d2.mustRun(t, "syslog.servers", ""), "received=1,")
+	})
 }

@@ -186,6 +186,9 @@ type Spec struct {
 	Context string
 	Key     string // "" is plain HTTP
 	Trust   string // requires client certificates signed by it
+	// KeepFailed keeps a new binding that cannot listen as failed instead of
+	// refusing it (the first-boot batch; see liveconf.KeepFailed).
+	KeepFailed bool
 }
 
 // Check validates spec against what is registered now, changing nothing.
@@ -239,7 +242,7 @@ func (s *Server) Open(spec Spec) (Info, *Info, error) {
 		replaced = &in
 	}
 	_, err := liveconf.Commit(s.cfg.Records, s.log, store.BindingKey(spec.Port), &rec, func(_, _ *store.Binding) error {
-		return s.apply(old, rec)
+		return s.apply(old, rec, spec.KeepFailed)
 	})
 	s.publish()
 	if err != nil {
@@ -250,7 +253,7 @@ func (s *Server) Open(spec Spec) (Info, *Info, error) {
 }
 
 // apply brings the port from old to rec. Callers hold mu.
-func (s *Server) apply(old *binding, rec store.Binding) error {
+func (s *Server) apply(old *binding, rec store.Binding, keepFailed bool) error {
 	if old != nil && old.listening() && old.bind == rec.Bind {
 		return old.reconfigure(rec) // the same socket: swap what it serves
 	}
@@ -272,7 +275,10 @@ func (s *Server) apply(old *binding, rec store.Binding) error {
 			return err
 		}
 	} else if err := b.open(); err != nil {
-		return err
+		if !keepFailed || old != nil {
+			return err
+		}
+		s.log.Error("binding failed; kept as configured", "port", rec.Port, "err", err)
 	}
 	s.bindings[rec.Port] = b
 	return nil

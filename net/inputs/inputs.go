@@ -319,10 +319,15 @@ func (m *Manager) Open(ctx context.Context, rec store.Input) (Info, *Info, error
 	if old != nil {
 		next.sources = old.sources // reopening keeps what was counted per source
 	}
+	keep := liveconf.KeepsFailed(ctx)
 	_, err := liveconf.Commit(m.cfg.Records, m.log, rec.Name, &rec, func(_, _ *store.Input) error {
 		samePort := old != nil && old.r != nil && old.rec.Port == rec.Port && old.rec.Proto == rec.Proto
 		if !samePort {
 			if err := m.start(ctx, next); err != nil {
+				if keep && old == nil {
+					m.log.Error("receiver failed; kept as configured", "input", rec.Name, "err", err)
+					return nil
+				}
 				return err
 			}
 			if old != nil && old.r != nil {
@@ -344,7 +349,9 @@ func (m *Manager) Open(ctx context.Context, rec store.Input) (Info, *Info, error
 	}
 	m.running[rec.Name] = next
 	m.publish()
-	m.log.Info("receiver opened", "input", rec.Name, "proto", rec.Proto, "addr", next.r.Addr())
+	if next.r != nil {
+		m.log.Info("receiver opened", "input", rec.Name, "proto", rec.Proto, "addr", next.r.Addr())
+	}
 	return next.info(), replaced, nil
 }
 
