@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -359,4 +360,70 @@ func TestDefaultReceiversKeptWhenTheyCannotBind(t *testing.T) {
 		return strings.Contains(d2.mustRun(t, "syslog.servers", ""), "[default] 0.0.0.0:514 (udp), charset=UTF-8, rx_buf_size=") &&
 			strings.Contains(d2.mustRun(t, "syslog.servers", ""), "received=1,")
 	})
+}
+
+// 1,000 TCP connections at once through the daemon, from four loopback
+// addresses (under the per-source cap): each message reaches the file output
+// once, syslog.servers counts the open connections, and they all end.
+func TestThousandTCPConnectionsLive(t *testing.T) {
+	d := startDaemon(t, "").ready(t)
+	archive := t.TempDir()
+	port := freePort(t)
+	d.mustRun(t, "", fmt.Sprintf("syslog.open many %d tcp --bind 127.0.0.1\nforwarder.addOutput arch file %s\nroute.add many arch\n", port, archive))
+	const conns, each = 1000, 3
+	open := make([]net.Conn, conns)
+	errs := make(chan error, conns)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%4))}
+			c, err := (&net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}).Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				errs <- err
+				return
+			}
+			open[i] = c
+			for j := range each {
+				if _, err := fmt.Fprintf(c, "<13>Dec  2 10:00:00 host app: conn %04d msg %d\n", i, j); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		out := d.mustRun(t, "syslog.servers", "")
+		return strings.Contains(out, fmt.Sprintf("readers=%d, state=listening, received=%d,", conns, conns*each))
+	})
+	for _, c := range open {
+		c.Close()
+	}
+	waitUntil(t, func() bool {
+		return strings.Contains(d.mustRun(t, "syslog.servers", ""), fmt.Sprintf("readers=0, state=listening, received=%d,", conns*each))
+	})
+	waitUntil(t, func() bool {
+		return strings.Contains(d.mustRun(t, "forwarder.outputs", ""), fmt.Sprintf("written=%d,", conns*each))
+	})
+	b, err := os.ReadFile(archive + "/many/" + time.Now().Format("2006-01-02") + ".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		_, msg, _ := strings.Cut(line, "app: ")
+		seen[msg]++
+	}
+	for i := range conns {
+		for j := range each {
+			if m := fmt.Sprintf("conn %04d msg %d", i, j); seen[m] != 1 {
+				t.Fatalf("%q is in the file %d times", m, seen[m])
+			}
+		}
+	}
 }
