@@ -8,7 +8,7 @@ DATA_DIR   ?= ./var
 SSH_ADDR   ?= :7022
 SSH_PORT   := $(lastword $(subst :, ,$(SSH_ADDR)))
 
-.PHONY: build run test test-deps lint bench bench-flood bench-tls clean
+.PHONY: build run test test-deps lint fuzz bench bench-flood bench-tls bench-ingest clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ferryd ./cmd/ferryd
@@ -27,17 +27,22 @@ run: build
 	@echo "       stop with Ctrl-C"
 	./bin/ferryd --data-dir $(DATA_DIR) --ssh-addr $(SSH_ADDR) --bootstrap $(DATA_DIR)/.dev-bootstrap.ferry
 
-# The whole suite, integration tests included, under the race detector.
+# The whole suite, integration tests included, under the race detector; then
+# a short run of every fuzz target (scripts/fuzz-short.sh, FUZZTIME=4s each).
 test: test-deps
 	$(GO) test -race -count=1 -timeout 20m ./...
+	./scripts/fuzz-short.sh
 
-# Installs what the tests drive: OpenSSH client, sshpass, tmux, ssh-audit, keytool, openssl, curl, chromium (Debian packages).
+# Installs what the tests drive: OpenSSH client, sshpass, tmux, ssh-audit, keytool, openssl, curl, chromium, snmptrap (Debian packages).
 test-deps:
 	./scripts/install-test-deps.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+fuzz:
+	FUZZTIME=$${FUZZTIME:-1m} ./scripts/fuzz-short.sh
 
 bench: build
 	./scripts/bench/shell.sh

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the real peers the test suite drives. Idempotent: does nothing when all are present.
+# Installs the real peers the test suite drives (OpenSSH client, sshpass, tmux, ssh-audit, keytool, openssl, curl, chromium, snmptrap, logger). Idempotent: does nothing when all are present.
 set -euo pipefail
 
 need=()
-for tool in ssh:openssh-client ssh-keygen:openssh-client ssh-keyscan:openssh-client sshpass:sshpass tmux:tmux ssh-audit:ssh-audit keytool:default-jre-headless openssl:openssl curl:curl chromium:chromium; do
+for tool in ssh:openssh-client ssh-keygen:openssh-client ssh-keyscan:openssh-client sshpass:sshpass tmux:tmux ssh-audit:ssh-audit keytool:default-jre-headless openssl:openssl curl:curl chromium:chromium snmptrap:snmp logger:bsdutils; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if [ ${#need[@]} -eq 0 ]; then
