@@ -329,7 +329,7 @@ func pipelineStatus(p *pipeline.Pipeline, model *status.Model) lifecycle.Compone
 			reg, err = model.Register("pipeline", nil, func() []status.Field {
 				st := p.Stats()
 				return []status.Field{pipeEvents.Field(st.Events), pipeFiltered.Field(st.Filtered),
-					pipeUnrouted.Field(st.Unrouted), pipeQueueFull.Field(st.QueueFull)}
+					pipeUnrouted.Field(st.Unrouted), pipeQueueFull.Field(st.QueueFull), pipeAbandoned.Field(st.Abandoned)}
 			})
 			return err
 		},
@@ -345,5 +345,6 @@ var (
 	pipeEvents    = status.NewCounter("events_total", "Events the pipeline routed")
 	pipeFiltered  = status.NewCounter("filtered_total", "Events a filter dropped")
 	pipeUnrouted  = status.NewCounter("unrouted_total", "Events of inputs routed to no destination")
+	pipeAbandoned = status.NewCounter("abandoned_total", "Events still queued when shutdown's deadline passed, released unrouted")
 	pipeQueueFull = status.NewCounter("queue_full_total", "Batches refused because the pipeline's queue was full (the receiver counts their events as dropped)")
 )

@@ -51,6 +51,7 @@ type Stats struct {
 	Filtered        uint64 // dropped by a filter
 	Unrouted        uint64 // events of an input routed nowhere
 	QueueFull       uint64 // batches refused because the queue was full
+	Abandoned       uint64 // events still queued when Shutdown's deadline passed
 }
 
 // Pipeline routes batches from its queue.
@@ -59,7 +60,12 @@ type Pipeline struct {
 	in    chan *event.Batch
 	table atomic.Pointer[Table]
 
-	batches, events, filtered, unrouted, queueFull atomic.Uint64
+	batches, events, filtered, unrouted, queueFull, abandoned atomic.Uint64
+
+	// routing is held (read) while a batch is routed, so SetTable can wait
+	// for the batch in flight under the old table. One router: uncontended.
+	routing sync.RWMutex
+	abandon atomic.Bool // Shutdown's deadline passed: count what is left, route nothing
 
 	tapMu sync.Mutex // serialises tap changes
 	taps  atomic.Pointer[[]*Tap]
@@ -84,7 +90,14 @@ func New(queue int, log *slog.Logger) *Pipeline {
 }
 
 // SetTable swaps the filters and routes; the next batch sees the new table.
-func (p *Pipeline) SetTable(t *Table) { p.table.Store(t) }
+// It returns once no batch is being routed under the old one, so the caller
+// may then stop the destinations only the old table named (a replaced
+// output) without a batch arriving at a stopped destination.
+func (p *Pipeline) SetTable(t *Table) {
+	p.table.Store(t)
+	p.routing.Lock()
+	p.routing.Unlock() // an empty critical section: a barrier
+}
 
 // TryPut queues b without blocking. false: the queue is full (or the pipeline
 // stopped), b is still the caller's, and the caller counts the drop.
@@ -116,7 +129,8 @@ func (p *Pipeline) Start(context.Context) error {
 }
 
 // Shutdown stops intake, routes what is queued, and waits until ctx ends; what
-// is left then is released and counted as unrouted. Idempotent.
+// is left then is released and counted as abandoned (the batch being routed
+// finishes first). Idempotent.
 func (p *Pipeline) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.closed {
@@ -132,6 +146,8 @@ func (p *Pipeline) Shutdown(ctx context.Context) error {
 	case <-p.done:
 		return nil
 	case <-ctx.Done():
+		p.abandon.Store(true)
+		<-p.done
 		return ctx.Err()
 	}
 }
@@ -139,6 +155,11 @@ func (p *Pipeline) Shutdown(ctx context.Context) error {
 func (p *Pipeline) run() {
 	defer close(p.done)
 	for b := range p.in {
+		if p.abandon.Load() {
+			p.abandoned.Add(uint64(b.Len()))
+			b.Release()
+			continue
+		}
 		p.route(b)
 	}
 }
@@ -146,6 +167,8 @@ func (p *Pipeline) run() {
 // route applies the table to one batch and hands it on.
 func (p *Pipeline) route(b *event.Batch) {
 	defer b.Release()
+	p.routing.RLock()
+	defer p.routing.RUnlock()
 	t := p.table.Load()
 	p.batches.Add(1)
 	p.events.Add(uint64(b.Len()))
@@ -178,5 +201,5 @@ func (p *Pipeline) route(b *event.Batch) {
 // Stats returns the counters.
 func (p *Pipeline) Stats() Stats {
 	return Stats{Batches: p.batches.Load(), Events: p.events.Load(), Filtered: p.filtered.Load(),
-		Unrouted: p.unrouted.Load(), QueueFull: p.queueFull.Load()}
+		Unrouted: p.unrouted.Load(), QueueFull: p.queueFull.Load(), Abandoned: p.abandoned.Load()}
 }

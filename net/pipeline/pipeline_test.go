@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,5 +141,79 @@ func TestTapSkipsWhenBehind(t *testing.T) {
 	case l := <-tap.C():
 		t.Errorf("a closed tap got %q", l.Raw)
 	default:
+	}
+}
+
+// gate is a destination whose Accept waits until it is let go.
+type gate struct {
+	entered chan struct{}
+	release chan struct{}
+	stopped atomic.Bool
+	late    atomic.Int64 // events accepted after it was stopped
+}
+
+func (g *gate) Name() string { return "gate" }
+func (g *gate) Accept(b *event.Batch) {
+	g.entered <- struct{}{}
+	<-g.release
+	if g.stopped.Load() {
+		g.late.Add(int64(b.Len()))
+	}
+}
+
+// SetTable returns only once the batch routed under the old table is done, so
+// a replaced destination can be stopped without a batch arriving after it.
+func TestSetTableWaitsForTheBatchInFlight(t *testing.T) {
+	pool := event.NewPool(16, 4096)
+	p := New(8, nil)
+	g := &gate{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	p.SetTable(&Table{Routes: map[string][]Destination{"*": {g}}})
+	p.Start(context.Background())
+	defer p.Shutdown(context.Background())
+	p.TryPut(batch(pool, "udp1", "in flight"))
+	<-g.entered
+	swapped := make(chan struct{})
+	go func() {
+		p.SetTable(&Table{Routes: map[string][]Destination{"*": {NewDiscard("next")}}})
+		g.stopped.Store(true) // what the caller does next: stop the old destination
+		close(swapped)
+	}()
+	select {
+	case <-swapped:
+		t.Fatal("SetTable returned while a batch was in the old destination")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(g.release)
+	<-swapped
+	if n := g.late.Load(); n != 0 {
+		t.Errorf("%d events reached the destination after it was stopped", n)
+	}
+}
+
+// A Shutdown whose deadline passes counts what is still queued as abandoned
+// and leaves no router running.
+func TestShutdownDeadlineCountsWhatIsLeft(t *testing.T) {
+	pool := event.NewPool(16, 4096)
+	p := New(8, nil)
+	g := &gate{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	p.SetTable(&Table{Routes: map[string][]Destination{"*": {g}}})
+	p.Start(context.Background())
+	p.TryPut(batch(pool, "udp1", "routing"))
+	<-g.entered
+	p.TryPut(batch(pool, "udp1", "left", "behind"))
+	p.TryPut(batch(pool, "udp1", "too"))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	go func() { <-ctx.Done(); time.Sleep(20 * time.Millisecond); close(g.release) }()
+	if err := p.Shutdown(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Shutdown = %v, want the deadline", err)
+	}
+	select {
+	case <-p.done:
+	default:
+		t.Fatal("the router still runs after Shutdown returned")
+	}
+	if st := p.Stats(); st.Abandoned != 3 || st.Events != 1 {
+		t.Errorf("stats = %+v, want 3 abandoned and 1 routed", st)
 	}
 }
