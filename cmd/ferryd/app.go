@@ -122,7 +122,7 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 	if err != nil {
 		return nil, err
 	}
-	web, con, err := buildWeb(st, acc, logins, model, sessions, keystores, log, hostname)
+	web, con, err := buildWeb(st, acc, logins, model, sessions, keystores, collector{receivers, dests}, log, hostname)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/ferry-appliance/ferry/internal/secretbox"
 	"github.com/ferry-appliance/ferry/net/httpd"
 	"github.com/ferry-appliance/ferry/net/httpd/console"
+	"github.com/ferry-appliance/ferry/net/inputs"
+	"github.com/ferry-appliance/ferry/net/outputs"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/status/promexport"
@@ -22,7 +24,7 @@ import (
 // buildWeb makes the console and the HTTP bindings that serve it. The console
 // reads the same status model and registries the shell does.
 func buildWeb(st *store.Store, acc *accounts.Service, logins *lockout.Lockout, model *status.Model,
-	sessions *shell.Sessions, keystores *certs.Registry, log *slog.Logger, hostname string) (*httpd.Server, lifecycle.Component, error) {
+	sessions *shell.Sessions, keystores *certs.Registry, col collector, log *slog.Logger, hostname string) (*httpd.Server, lifecycle.Component, error) {
 	var web *httpd.Server
 	con, err := console.New(console.Config{
 		Accounts: acc, Lockout: logins, Metrics: promexport.Handler(model, log), Log: log,
@@ -38,6 +40,10 @@ func buildWeb(st *store.Store, acc *accounts.Service, logins *lockout.Lockout, m
 			}},
 			{Name: "bindings", Get: func() (any, error) { return web.List(), nil }},
 			{Name: "sessions", Get: func() (any, error) { return sessions.List(), nil }},
+			{Name: "inputs", Get: func() (any, error) { return col.inputs.List(), nil }},
+			{Name: "outputs", Get: func() (any, error) {
+				return outputsView{Outputs: col.outputs.Outputs(), Routes: col.outputs.Routes(), Filters: col.outputs.Filters()}, nil
+			}},
 		},
 	})
 	if err != nil {
@@ -54,6 +60,20 @@ func buildWeb(st *store.Store, acc *accounts.Service, logins *lockout.Lockout, m
 	acc.OnPasswordChange(endSessions)
 	acc.OnRemove(endSessions)
 	return web, lifecycle.Hooks{OnShutdown: func(context.Context) error { con.Close(); return nil }}, nil
+}
+
+// collector is what the console shows of the engine: the receivers, and the
+// destinations with their routes and filters.
+type collector struct {
+	inputs  *inputs.Manager
+	outputs *outputs.Manager
+}
+
+// outputsView is /api/outputs.
+type outputsView struct {
+	Outputs []outputs.Info       `json:"outputs"`
+	Routes  []outputs.Route      `json:"routes"`
+	Filters []outputs.FilterInfo `json:"filters"`
 }
 
 // webContexts gives the bindings the console's contexts.

@@ -64,7 +64,20 @@ func realisticViews(t *testing.T, f *fixture) []View {
 		{"id": 1, "account": "root", "remote": "10.0.0.5:50122", "mode": "interactive", "started": "2026-12-01T09:12:00Z"},
 		{"id": 2, "account": "ops", "remote": "10.0.0.9:41000", "mode": "exec", "started": "2026-12-01T09:58:30Z"},
 	}
+	ins := []map[string]any{
+		{"name": "default", "kind": "syslog", "address": "0.0.0.0:514", "proto": "udp", "charset": "UTF-8", "state": "listening",
+			"received": 1234567, "dropped": 12, "dropped_queue": 10, "dropped_malformed": 0, "dropped_kernel": 2},
+		{"name": "traps", "kind": "snmptrap", "address": "0.0.0.0:162", "proto": "udp", "state": "failed: permission denied (run as root or grant CAP_NET_BIND_SERVICE)"},
+	}
+	outs := map[string]any{
+		"outputs": []map[string]any{{"name": "archive", "type": "file", "target": "/var/lib/ferry/archive", "state": "running",
+			"events_in": 1234555, "events_written": 1234550, "errors": 5, "last_error": "write /var/lib/ferry/archive: no space left on device"}},
+		"routes":  []map[string]any{{"input": "*", "destination": "archive"}},
+		"filters": []map[string]any{{"name": "lab", "input": "default", "action": "drop", "expr": `cidr(source, "10.9.0.0/16")`, "state": "active", "dropped": 4321}},
+	}
 	return []View{
+		{Name: "inputs", Get: func() (any, error) { return ins, nil }},
+		{Name: "outputs", Get: func() (any, error) { return outs, nil }},
 		{Name: "status", Get: func() (any, error) { return model.Snapshot(), nil }},
 		{Name: "keystores", Get: func() (any, error) { return keystores, nil }},
 		{Name: "bindings", Get: func() (any, error) { return bindings, nil }},
@@ -170,6 +183,13 @@ func TestBrowser(t *testing.T) {
 		{"#card-bindings", "client certificates: ferry-ca"},
 		{"#card-bindings .state-failed", "failed: listen tcp 0.0.0.0:9100: bind: address already in use"},
 		{"#card-sessions", "10.0.0.9:41000"},
+		{"#card-inputs", "1,234,567"},
+		{"#card-inputs", "queue 10, kernel 2"},
+		{"#card-inputs .state-failed", "failed: permission denied (run as root or grant CAP_NET_BIND_SERVICE)"},
+		{"#card-outputs", "no space left on device"},
+		{"#card-outputs", "* → archive"},
+		{"#card-outputs", `drop cidr(source, "10.9.0.0/16")`},
+		{"#card-outputs", "4,321"},
 		{"#card-protection", "failures total (service=web)"},
 		{"#card-protection", "logins total (result=ok)"},
 	}

@@ -211,8 +211,54 @@
     ]));
   }
 
+  function count(v) { return typeof v === 'number' ? v.toLocaleString('en-US') : '—'; }
+
+  // drops lists the non-zero reasons after the total: "12 (queue 10, kernel 2)".
+  function drops(total, reasons) {
+    const parts = reasons.filter(([, n]) => typeof n === 'number' && n > 0).map(([why, n]) => why + ' ' + count(n));
+    const cell = el('span', { class: total > 0 ? 'bad' : '' }, count(total));
+    return parts.length ? el('span', null, cell, el('span', { class: 'sub' }, parts.join(', '))) : cell;
+  }
+
+  function renderInputs(ins) {
+    ins = list(ins).filter(Boolean);
+    if (!ins.length) return empty('No receivers open (syslog.open, snmptrap.open).');
+    return table(['Receiver', 'Address', 'State', 'Received', 'Dropped'], ins.map(i => [
+      el('span', null, mono(str(i.name)), el('span', { class: 'sub' }, str(i.kind) + (i.charset && i.kind === 'syslog' ? ', ' + i.charset : ''))),
+      mono(str(i.address) + ' (' + str(i.proto) + ')'),
+      stateCell(i.state, ['listening']),
+      count(i.received),
+      drops(i.dropped, [['queue', i.dropped_queue], ['malformed', i.dropped_malformed], ['kernel', i.dropped_kernel], ['community', i.dropped_community]]),
+    ]));
+  }
+
+  function renderOutputs(v) {
+    const outs = list(v && v.outputs).filter(Boolean);
+    const out = [];
+    out.push(outs.length ? table(['Destination', 'State', 'In', 'Written', 'Errors'], outs.map(o => [
+      el('span', null, mono(str(o.name)), el('span', { class: 'sub' }, str(o.type) + (o.target ? ' ' + o.target : ''))),
+      stateCell(o.state, ['running']),
+      count(o.events_in),
+      count(o.events_written),
+      el('span', null, el('span', { class: o.errors > 0 ? 'bad' : '' }, count(o.errors)), o.last_error ? el('span', { class: 'sub' }, o.last_error) : null),
+    ])) : empty('No destinations (forwarder.addOutput).'));
+    const routes = list(v && v.routes).filter(Boolean);
+    if (routes.length) out.push(el('div', { class: 'kv-group' }, 'Routes'), mono(routes.map(r => r.input + ' → ' + r.destination).join('  ·  ')));
+    const filters = list(v && v.filters).filter(Boolean);
+    if (filters.length) {
+      out.push(el('div', { class: 'kv-group' }, 'Filters, in order'), table(['Filter', 'Input', 'Rule', 'Dropped'], filters.map(f => [
+        mono(str(f.name)), mono(str(f.input)),
+        el('span', null, str(f.action) + ' ', mono(str(f.expr)), f.state !== 'active' ? el('span', { class: 'bad state-failed' }, ' ' + f.state) : null),
+        count(f.dropped),
+      ])));
+    }
+    return el('div', null, out);
+  }
+
   const CARDS = [
     { id: 'system', title: 'System', view: 'status', render: renderSystem },
+    { id: 'inputs', title: 'Receivers', view: 'inputs', render: renderInputs, wide: true },
+    { id: 'outputs', title: 'Destinations', view: 'outputs', render: renderOutputs, wide: true },
     { id: 'keystores', title: 'Keystores', view: 'keystores', render: renderKeystores, wide: true },
     { id: 'bindings', title: 'HTTP bindings', view: 'bindings', render: renderBindings, wide: true },
     { id: 'sessions', title: 'Shell sessions', view: 'sessions', render: renderSessions },
