@@ -211,6 +211,10 @@ func (s *Server) Addrs() map[string]string {
 // connections are closed.
 const handlerGrace = time.Second
 
+// exitGrace bounds how long shutdown waits for ended sessions to send their
+// exit status.
+const exitGrace = time.Second
+
 // Shutdown stops accepting, tells open sessions the appliance is going down and
 // waits for them until ctx ends; then it closes every connection and waits for
 // its goroutines. Sessions still open at the deadline are an error. It is
@@ -241,6 +245,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 	// Sessions end as soon as their handlers see the cancellation; then the connections
 	// (some clients keep an idle one open) are closed rather than waited for.
 	waitErr := sessions.waitEmpty(ctx)
+	if waitErr == nil {
+		// Each has left the tracker; let it tell its client the exit status
+		// before the connection is cut (else the client sees none).
+		sessions.waitExited(exitGrace)
+	}
 	left := sessions.Count()
 	if err := s.srv.Close(); err != nil && !errors.Is(err, ssh.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		errs = append(errs, fmt.Errorf("close connections: %w", err))

@@ -114,6 +114,9 @@ func (s *Server) handle(sess ssh.Session) {
 		sess.Exit(1)
 		return
 	}
+	var exitedOnce sync.Once
+	markExited := func() { exitedOnce.Do(s.cfg.Sessions.exited) }
+	defer markExited()              // after a panic too
 	defer s.cfg.Sessions.remove(id) // after a panic; remove is idempotent
 	s.log.Info("session opened", "account", user.Name, "remote", remote, "mode", string(mode))
 
@@ -135,6 +138,7 @@ func (s *Server) handle(sess ssh.Session) {
 	// opens the next session at once must find the place free.
 	s.cfg.Sessions.remove(id)
 	sess.Exit(code)
+	markExited()
 }
 
 // stalled ends a session whose output made no progress for the stall timeout: the

@@ -27,6 +27,9 @@ type Sessions struct {
 	closing bool
 	// notices are the goroutines closeAll started; Shutdown waits for them.
 	notices sync.WaitGroup
+	// exiting holds sessions that left the tracker but have not yet sent the
+	// client their exit status: Shutdown lets them before it cuts connections.
+	exiting sync.WaitGroup
 
 	stall atomic.Int64 // see SetStallTimeout; 0: DefaultStallTimeout
 
@@ -87,6 +90,7 @@ func (s *Sessions) admit(info SessionInfo, limit int, notify func(string), cance
 		s.empty = make(chan struct{})
 	}
 	s.open[info.ID] = &tracked{info: info, notify: notify, cancel: cancel}
+	s.exiting.Add(1)
 	return info.ID, true, false
 }
 
@@ -114,6 +118,20 @@ func (s *Sessions) remove(id int) {
 	delete(s.open, id)
 	if len(s.open) == 0 {
 		close(s.empty)
+	}
+}
+
+// exited marks an admitted session's exit status as sent (call exactly once).
+func (s *Sessions) exited() { s.exiting.Done() }
+
+// waitExited waits, at most d, for the sessions that left the tracker to send
+// their exit status; a client that stopped reading does not hold shutdown up.
+func (s *Sessions) waitExited(d time.Duration) {
+	done := make(chan struct{})
+	go func() { s.exiting.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
 	}
 }
 
