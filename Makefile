@@ -54,5 +54,10 @@ bench-flood: build
 bench-tls:
 	./scripts/bench/tls.sh
 
+# Ingest: a bare receiver (the floor), Ferry UDP -> discard and -> file, rsyslog default and tuned,
+# on one load; ARGS=--ceiling looks for the highest loss-free rate (scripts/bench/ingest.sh).
+bench-ingest:
+	./scripts/bench/ingest.sh $(ARGS)
+
 clean:
 	rm -rf bin

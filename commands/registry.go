@@ -95,6 +95,7 @@ func Build(svc Services) (*shell.Registry, error) {
 		{"certs", func() ([]shell.Command, error) { return certsCommands(svc.Keystores) }},
 		{"httpd", func() ([]shell.Command, error) { return httpdCommands(svc.Bindings, svc.Keystores) }},
 		{"syslog", func() ([]shell.Command, error) { return syslogCommands(svc.Inputs, svc.Trace) }},
+		{"snmptrap", func() ([]shell.Command, error) { return snmptrapCommands(svc.Inputs, svc.Trace) }},
 		{"output", func() ([]shell.Command, error) { return outputCommands(svc.Outputs) }},
 		{"filter", func() ([]shell.Command, error) { return filterCommands(svc.Filters) }},
 	}

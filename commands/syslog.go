@@ -36,8 +36,8 @@ func syslogCommands(in InputService, tr TraceService) ([]shell.Command, error) {
 	if err := need("input service", in, "trace service", tr); err != nil {
 		return nil, err
 	}
-	s := &syslogCmds{in: in, tr: tr}
-	return []shell.Command{
+	s := &syslogCmds{in: in, tr: tr, kind: "syslog"}
+	return append([]shell.Command{
 		{Name: "syslog.open", Usage: "NAME PORT [udp|tcp|tls]", Help: "Open a syslog receiver (default udp)",
 			Detail: "A receiver that is open under NAME is replaced. UDP readers share the port (SO_REUSEPORT),\n" +
 				"each reading many datagrams per system call into a 64 MiB buffer by default.",
@@ -51,27 +51,70 @@ func syslogCommands(in InputService, tr TraceService) ([]shell.Command, error) {
 				{Name: "rcvbuf", Value: "BYTES", Help: "udp: receive buffer per socket (default 64MiB)"},
 				{Name: "max-size", Value: "BYTES", Help: "longer messages are cut here and counted (default 64KiB)"},
 			}},
-		{Name: "syslog.close", Usage: "NAME", Help: "Close a syslog receiver",
+	}, s.common("messages", "syslog receivers")...), nil
+}
+
+// common are the commands both kinds of receiver have: close, stats, trace
+// and servers, named for the kind (syslog.close, snmptrap.close).
+func (s *syslogCmds) common(what, receivers string) []shell.Command {
+	k := s.kind
+	return []shell.Command{
+		{Name: k + ".close", Usage: "NAME", Help: "Close one of the " + receivers,
 			Role: accounts.Admin, MinArgs: 1, MaxArgs: 1, Complete: s.completeName, Run: s.close},
-		{Name: "syslog.stats", Usage: "NAME", Help: "Messages per source address, busiest first",
-			Detail: fmt.Sprintf("The table keeps %d sources; messages from sources beyond them are counted as folded.", syslog.DefaultMaxSources),
+		{Name: k + ".stats", Usage: "NAME", Help: strings.ToUpper(what[:1]) + what[1:] + " per source address, busiest first",
+			Detail: fmt.Sprintf("The table keeps %d sources; %s from sources beyond them are counted as folded.", syslog.DefaultMaxSources, what),
 			Role:   accounts.Viewer, MinArgs: 1, MaxArgs: 1, Flags: []shell.Flag{shell.JSONFlag, {Name: "top", Value: "N", Help: "show the N busiest (default 50)"}},
 			Complete: s.completeName, Run: s.stats},
-		{Name: "syslog.trace", Usage: "NAME", Help: "Print messages as they arrive, until Ctrl-C",
+		{Name: k + ".trace", Usage: "NAME", Help: "Print " + what + " as they arrive, until Ctrl-C",
 			Detail: "It never slows the receiver: when the terminal falls behind, lines are skipped and counted.",
 			Role:   accounts.Viewer, MinArgs: 1, MaxArgs: 1, Complete: s.completeName, Run: s.trace,
 			Flags: []shell.Flag{
-				{Name: "grep", Value: "REGEX", Help: "only messages matching REGEX"},
-				{Name: "from", Value: "CIDR", Help: "only messages from these source addresses"},
+				{Name: "grep", Value: "REGEX", Help: "only " + what + " matching REGEX"},
+				{Name: "from", Value: "CIDR", Help: "only " + what + " from these source addresses"},
 			}},
-		{Name: "syslog.servers", Help: "List the syslog receivers: address, buffer, state, received and dropped",
+		{Name: k + ".servers", Help: "List the " + receivers + ": address, state, received and dropped",
 			Role: accounts.Viewer, Flags: []shell.Flag{shell.JSONFlag}, Run: s.servers},
-	}, nil
+	}
 }
 
+// syslogCmds serves syslog.* and, with kind snmptrap, snmptrap.*: the
+// receivers of one kind, in the one namespace of input names.
 type syslogCmds struct {
-	in InputService
-	tr TraceService
+	in   InputService
+	tr   TraceService
+	kind string
+}
+
+// lookup checks that name is an open receiver of this kind.
+func (s *syslogCmds) lookup(name string) (inputs.Info, error) {
+	for _, in := range s.in.List() {
+		if in.Name == name {
+			if in.Kind != s.kind {
+				return in, fmt.Errorf("input %q: a %s receiver (%s.close, %s.servers)", name, in.Kind, in.Kind, in.Kind)
+			}
+			return in, nil
+		}
+	}
+	return inputs.Info{}, fmt.Errorf("input %q: not open (%s.servers lists them)", name, s.kind)
+}
+
+// list is the receivers of this kind.
+func (s *syslogCmds) list() []inputs.Info {
+	var out []inputs.Info
+	for _, in := range s.in.List() {
+		if in.Kind == s.kind {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// line describes a receiver in its kind's shape.
+func (s *syslogCmds) line(in inputs.Info) string {
+	if s.kind == "snmptrap" {
+		return trapLine(in)
+	}
+	return serverLine(in)
 }
 
 func (s *syslogCmds) open(c *shell.Ctx) error {
@@ -105,18 +148,29 @@ func (s *syslogCmds) open(c *shell.Ctx) error {
 		return err
 	}
 	spec.RcvBuf, spec.MaxSize = int(rcv), int(max)
+	return s.apply(c, spec)
+}
+
+// apply opens spec, refusing to turn a receiver of another kind into this one.
+func (s *syslogCmds) apply(c *shell.Ctx, spec inputs.Spec) error {
+	if in, err := s.lookup(spec.Name); err != nil && in.Name != "" {
+		return err
+	}
 	now, replaced, err := s.in.Open(c, spec)
 	if err != nil {
 		return err
 	}
 	if replaced != nil {
-		c.Printf("%s\n", termsafe.Escape("was: "+serverLine(*replaced)))
+		c.Printf("%s\n", termsafe.Escape("was: "+s.line(*replaced)))
 	}
-	c.Printf("%s\n", termsafe.Escape(serverLine(now)))
+	c.Printf("%s\n", termsafe.Escape(s.line(now)))
 	return nil
 }
 
 func (s *syslogCmds) close(c *shell.Ctx) error {
+	if _, err := s.lookup(c.Args[0]); err != nil {
+		return err
+	}
 	in, err := s.in.Close(c, c.Args[0])
 	if err != nil {
 		return err
@@ -155,6 +209,9 @@ func (s *syslogCmds) stats(c *shell.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if _, err := s.lookup(c.Args[0]); err != nil {
+		return err
+	}
 	src, err := s.in.Sources(c.Args[0])
 	if err != nil {
 		return err
@@ -177,7 +234,7 @@ func (s *syslogCmds) stats(c *shell.Ctx) error {
 
 func (s *syslogCmds) trace(c *shell.Ctx) error {
 	name := c.Args[0]
-	if _, err := s.in.Sources(name); err != nil {
+	if _, err := s.lookup(name); err != nil {
 		return err
 	}
 	var re *regexp.Regexp
@@ -219,12 +276,15 @@ func (s *syslogCmds) trace(c *shell.Ctx) error {
 }
 
 func (s *syslogCmds) servers(c *shell.Ctx) error {
-	list := s.in.List()
+	list := s.list()
 	if c.Flag("json") {
+		if list == nil {
+			list = []inputs.Info{}
+		}
 		return c.WriteJSON(list)
 	}
 	for _, in := range list {
-		c.Printf("%s\n", termsafe.Escape(serverLine(in)))
+		c.Printf("%s\n", termsafe.Escape(s.line(in)))
 	}
 	return nil
 }
@@ -234,7 +294,7 @@ func (s *syslogCmds) completeName(_ *shell.Ctx, args []string) []prompt.Suggest 
 		return nil
 	}
 	var out []prompt.Suggest
-	for _, in := range s.in.List() {
+	for _, in := range s.list() {
 		out = append(out, prompt.Suggest{Text: in.Name, Description: in.Address + " (" + in.Proto + ")"})
 	}
 	return out

@@ -36,18 +36,21 @@ type Binding struct {
 
 // Input is a receiver the operator opened (syslog.open, snmptrap.open).
 type Input struct {
-	Name    string    `json:"name"`
-	Kind    string    `json:"kind"`  // syslog or snmptrap
-	Proto   string    `json:"proto"` // udp, tcp or tls (syslog)
-	Bind    string    `json:"bind,omitempty"`
-	Port    int       `json:"port"`
-	Charset string    `json:"charset,omitempty"`
-	Key     string    `json:"key,omitempty"`   // tls: keystore alias of the server certificate
-	Trust   string    `json:"trust,omitempty"` // tls: alias whose certificates sign required client certificates
-	Readers int       `json:"readers,omitempty"`
-	RcvBuf  int       `json:"rcvbuf,omitempty"`
-	MaxSize int       `json:"max_size,omitempty"`
-	Opened  time.Time `json:"opened"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`  // syslog or snmptrap
+	Proto   string `json:"proto"` // udp, tcp or tls (syslog)
+	Bind    string `json:"bind,omitempty"`
+	Port    int    `json:"port"`
+	Charset string `json:"charset,omitempty"`
+	Key     string `json:"key,omitempty"`   // tls: keystore alias of the server certificate
+	Trust   string `json:"trust,omitempty"` // tls: alias whose certificates sign required client certificates
+	Readers int    `json:"readers,omitempty"`
+	RcvBuf  int    `json:"rcvbuf,omitempty"`
+	MaxSize int    `json:"max_size,omitempty"`
+	// Community is what an SNMP trap must carry (snmptrap; "" is public). It is
+	// the agents' shared secret: confdb.export leaves it out.
+	Community string    `json:"community,omitempty"`
+	Opened    time.Time `json:"opened"`
 }
 
 // Output is a destination the operator added (forwarder.addOutput).

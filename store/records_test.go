@@ -115,9 +115,12 @@ func TestMigrateV1AddsKeystoresAndBindings(t *testing.T) {
 	}
 }
 
-func TestExportLeavesOutKeystorePasswords(t *testing.T) {
+func TestExportLeavesOutKeystorePasswordsAndCommunities(t *testing.T) {
 	s, _ := openStore(t)
 	if err := s.Keystores().Put("ferry-web", store.Keystore{Alias: "ferry-web", Type: "PKCS12", Path: "/x/web.pfx", Password: "v1:SEALEDPASSWORD"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Inputs().Put("traps", store.Input{Name: "traps", Kind: "snmptrap", Proto: "udp", Port: 162, Community: "SECRETCOMMUNITY"}); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
@@ -128,7 +131,10 @@ func TestExportLeavesOutKeystorePasswords(t *testing.T) {
 	if strings.Contains(out, "SEALEDPASSWORD") || strings.Contains(out, `"password"`) {
 		t.Errorf("export shows the keystore password:\n%s", out)
 	}
-	if !strings.Contains(out, "/x/web.pfx") {
+	if strings.Contains(out, "SECRETCOMMUNITY") || strings.Contains(out, `"community"`) {
+		t.Errorf("export shows the SNMP community:\n%s", out)
+	}
+	if !strings.Contains(out, "/x/web.pfx") || !strings.Contains(out, `"snmptrap"`) {
 		t.Errorf("export lacks the keystore record:\n%s", out)
 	}
 }

@@ -74,7 +74,7 @@ var exported = []exportSpec{
 	{bucket: bucketHistory, skip: true},
 	{bucket: bucketKeystores, redact: []string{"password"}},
 	{bucket: bucketBindings},
-	{bucket: bucketInputs},
+	{bucket: bucketInputs, redact: []string{"community"}},
 	{bucket: bucketOutputs},
 	{bucket: bucketRoutes},
 	{bucket: bucketFilters},

@@ -191,8 +191,8 @@ func TestDevBootstrapArchivesLogger(t *testing.T) {
 	}
 	dir := t.TempDir()
 	archive := dir + "/archive"
-	udp, web := strconv.Itoa(freeUDPPort(t)), strconv.Itoa(freePort(t))
-	boot := strings.NewReplacer("@ARCHIVE@", archive, "5514", udp, "8443", web).Replace(string(raw))
+	udp, traps, web := strconv.Itoa(freeUDPPort(t)), strconv.Itoa(freeUDPPort(t)), strconv.Itoa(freePort(t))
+	boot := strings.NewReplacer("@ARCHIVE@", archive, "5514", udp, "5162", traps, "8443", web).Replace(string(raw))
 	bootFile := t.TempDir() + "/boot.ferry"
 	os.WriteFile(bootFile, []byte(boot), 0o600)
 	d := startDaemon(t, dir+"/data", "--bootstrap", bootFile).ready(t)
@@ -316,7 +316,11 @@ func TestDefaultReceiversKeptWhenTheyCannotBind(t *testing.T) {
 		if err != nil {
 			t.Fatalf("holding tcp 514: %v", err)
 		}
-		hold = append(hold, u, l)
+		tr, err := net.ListenPacket("udp", ":162")
+		if err != nil {
+			t.Fatalf("holding udp 162: %v", err)
+		}
+		hold = append(hold, u, l, tr)
 	}
 	boot := strings.Replace(string(defaultBootstrap), "httpd.openSsl 8443 webconsole ferry-web",
 		"httpd.openSsl "+strconv.Itoa(freePort(t))+" webconsole ferry-web --bind 127.0.0.1", 1)
@@ -338,6 +342,9 @@ func TestDefaultReceiversKeptWhenTheyCannotBind(t *testing.T) {
 			t.Errorf("want failed: ...%s in %q", reason, line)
 		}
 	}
+	if traps := d.mustRun(t, "snmptrap.servers", ""); !strings.HasPrefix(traps, "[traps] 0.0.0.0:162 (udp), state=failed: ") || !strings.Contains(traps, reason) {
+		t.Errorf("snmptrap.servers: %q", traps)
+	}
 	// An operator's own syslog.open on such a port is refused and saves nothing.
 	if r := d.openssh(t, "root", changedPassword, "", "syslog.open mine 514 udp"); r.code != 1 || !strings.Contains(r.stderr, reason) {
 		t.Errorf("syslog.open on 514: exit %d, %q", r.code, r.stderr)
@@ -351,7 +358,8 @@ func TestDefaultReceiversKeptWhenTheyCannotBind(t *testing.T) {
 	}
 	d2 := startDaemon(t, dir)
 	waitUntil(t, func() bool {
-		return strings.Count(d2.mustRun(t, "syslog.servers", ""), "state=listening") == 2
+		return strings.Count(d2.mustRun(t, "syslog.servers", ""), "state=listening") == 2 &&
+			strings.Contains(d2.mustRun(t, "snmptrap.servers", ""), "state=listening")
 	})
 	if out, err := exec.Command("logger", "--udp", "--server", "127.0.0.1", "--port", "514", "to the default").CombinedOutput(); err != nil {
 		t.Fatalf("logger: %v\n%s", err, out)

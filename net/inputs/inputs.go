@@ -21,6 +21,7 @@ import (
 
 	"github.com/ferry-appliance/ferry/internal/liveconf"
 	"github.com/ferry-appliance/ferry/net/event"
+	"github.com/ferry-appliance/ferry/net/snmptrap"
 	"github.com/ferry-appliance/ferry/net/syslog"
 	"github.com/ferry-appliance/ferry/net/syslog/syslogmsg"
 	"github.com/ferry-appliance/ferry/status"
@@ -66,8 +67,10 @@ type Counters struct {
 	Truncated   uint64 // cut at the size limit (kept, shortened)
 	Invalid     uint64 // byte sequences invalid in the charset, replaced by U+FFFD
 	Refused     uint64 // tcp: connections over a cap, closed at once
-	RcvBuf      int
-	Readers     int
+	// snmptrap: traps with the wrong community (dropped), and informs acknowledged.
+	BadCommunity, Informs uint64
+	RcvBuf                int
+	Readers               int
 }
 
 // Manager owns the receivers.
@@ -79,6 +82,7 @@ type Manager struct {
 	running map[string]*input
 	view    atomic.Pointer[[]*input] // for readers: lists never wait for a change
 	reg     *status.Registration
+	trapReg *status.Registration
 	closed  bool
 }
 
@@ -113,6 +117,10 @@ func (m *Manager) Start(ctx context.Context) error {
 		if m.reg, err = m.cfg.Status.Register("syslog", nil, m.fields); err != nil {
 			return err
 		}
+		if m.trapReg, err = m.cfg.Status.Register("snmptrap", nil, m.trapFields); err != nil {
+			m.reg.Remove()
+			return err
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -139,6 +147,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.closed = true
 	m.reg.Remove()
+	m.trapReg.Remove()
 	var errs []error
 	for _, in := range m.running {
 		if in.r != nil {
@@ -173,6 +182,21 @@ func cmpString(a, b string) int {
 // source into src.
 func (m *Manager) build(rec store.Input, src *syslog.Sources) (receiver, error) {
 	addr := net.JoinHostPort(rec.Bind, strconv.Itoa(rec.Port))
+	switch rec.Kind {
+	case "snmptrap":
+		if rec.Proto != "udp" {
+			return nil, fmt.Errorf("input %q: snmptrap listens on udp, not %q", rec.Name, rec.Proto)
+		}
+		r, err := snmptrap.New(snmptrap.Config{Name: rec.Name, Addr: addr, Community: rec.Community, Sources: src,
+			Sink: m.cfg.Sink, Pool: m.cfg.Pool, Log: m.cfg.Log})
+		if err != nil {
+			return nil, err
+		}
+		return trapReceiver{r}, nil
+	case "syslog", "":
+	default:
+		return nil, fmt.Errorf("input %q: kind %q: use syslog or snmptrap", rec.Name, rec.Kind)
+	}
 	switch rec.Proto {
 	case "udp":
 		u, err := syslog.NewUDP(syslog.UDPConfig{Name: rec.Name, Addr: addr, Readers: rec.Readers, RcvBuf: rec.RcvBuf,
@@ -381,22 +405,26 @@ func (m *Manager) Close(ctx context.Context, name string) (Info, error) {
 
 // Info describes a receiver for syslog.servers and the console.
 type Info struct {
-	Name        string    `json:"name"`
-	Address     string    `json:"address"`
-	Proto       string    `json:"proto"`
-	Charset     string    `json:"charset"`
-	RcvBuf      int       `json:"rx_buf_size"`
-	Readers     int       `json:"readers"`
-	State       string    `json:"state"` // listening, or failed: <reason>
-	Received    uint64    `json:"received"`
-	Dropped     uint64    `json:"dropped"`
-	QueueDrops  uint64    `json:"dropped_queue"`
-	Malformed   uint64    `json:"dropped_malformed"`
-	KernelDrops uint64    `json:"dropped_kernel"`
-	Truncated   uint64    `json:"truncated"`
-	Invalid     uint64    `json:"invalid_sequences"`
-	Refused     uint64    `json:"refused_connections"`
-	Since       time.Time `json:"since,omitzero"`
+	Name        string `json:"name"`
+	Kind        string `json:"kind"` // syslog or snmptrap
+	Address     string `json:"address"`
+	Proto       string `json:"proto"`
+	Charset     string `json:"charset"`
+	RcvBuf      int    `json:"rx_buf_size"`
+	Readers     int    `json:"readers"`
+	State       string `json:"state"` // listening, or failed: <reason>
+	Received    uint64 `json:"received"`
+	Dropped     uint64 `json:"dropped"`
+	QueueDrops  uint64 `json:"dropped_queue"`
+	Malformed   uint64 `json:"dropped_malformed"`
+	KernelDrops uint64 `json:"dropped_kernel"`
+	Truncated   uint64 `json:"truncated"`
+	Invalid     uint64 `json:"invalid_sequences"`
+	Refused     uint64 `json:"refused_connections"`
+	// snmptrap
+	BadCommunity uint64    `json:"dropped_community,omitempty"`
+	Informs      uint64    `json:"informs,omitempty"`
+	Since        time.Time `json:"since,omitzero"`
 }
 
 func (in *input) info() Info {
@@ -408,7 +436,11 @@ func (in *input) info() Info {
 	if charset == "" {
 		charset = "UTF-8"
 	}
-	out := Info{Name: in.rec.Name, Address: net.JoinHostPort(bind, strconv.Itoa(in.rec.Port)), Proto: in.rec.Proto,
+	kind := in.rec.Kind
+	if kind == "" {
+		kind = "syslog"
+	}
+	out := Info{Name: in.rec.Name, Kind: kind, Address: net.JoinHostPort(bind, strconv.Itoa(in.rec.Port)), Proto: in.rec.Proto,
 		Charset: charset, State: "listening", Since: in.since}
 	if in.r == nil {
 		out.State = "failed: " + in.err.Error()
@@ -418,7 +450,8 @@ func (in *input) info() Info {
 	out.RcvBuf, out.Readers, out.Received = c.RcvBuf, c.Readers, c.Received
 	out.QueueDrops, out.Malformed, out.KernelDrops = c.QueueDrops, c.Malformed, c.KernelDrops
 	out.Truncated, out.Refused, out.Invalid = c.Truncated, c.Refused, c.Invalid
-	out.Dropped = c.QueueDrops + c.Malformed + c.KernelDrops
+	out.BadCommunity, out.Informs = c.BadCommunity, c.Informs
+	out.Dropped = c.QueueDrops + c.Malformed + c.KernelDrops + c.BadCommunity
 	return out
 }
 
@@ -448,11 +481,44 @@ var (
 func (m *Manager) fields() []status.Field {
 	var out []status.Field
 	for _, in := range m.List() {
+		if in.Kind != "syslog" {
+			continue
+		}
 		out = append(out, inUp.Field(in.State == "listening", in.Name), inReceived.Field(in.Received, in.Name),
 			inDropped.Field(in.QueueDrops, in.Name, "queue"), inDropped.Field(in.Malformed, in.Name, "malformed"),
 			inDropped.Field(in.KernelDrops, in.Name, "kernel"), inCut.Field(in.Truncated, in.Name), inInvalid.Field(in.Invalid, in.Name), inRefused.Field(in.Refused, in.Name))
 	}
 	return out
+}
+
+// The snmptrap section's fields (ferry_snmptrap_*), by listener.
+var (
+	trapUp       = status.NewGauge("up", "", "1 if the receiver is listening", "listener")
+	trapReceived = status.NewCounter("received_total", "Traps received", "listener")
+	trapDropped  = status.NewCounter("dropped_total", "Traps dropped, by reason (queue: the pipeline was full; malformed; community: not the configured one; kernel: the socket buffer was full)", "listener", "reason")
+	trapInforms  = status.NewCounter("informs_total", "SNMPv2c informs received and acknowledged", "listener")
+)
+
+func (m *Manager) trapFields() []status.Field {
+	var out []status.Field
+	for _, in := range m.List() {
+		if in.Kind != "snmptrap" {
+			continue
+		}
+		out = append(out, trapUp.Field(in.State == "listening", in.Name), trapReceived.Field(in.Received, in.Name),
+			trapDropped.Field(in.QueueDrops, in.Name, "queue"), trapDropped.Field(in.Malformed, in.Name, "malformed"),
+			trapDropped.Field(in.BadCommunity, in.Name, "community"), trapDropped.Field(in.KernelDrops, in.Name, "kernel"),
+			trapInforms.Field(in.Informs, in.Name))
+	}
+	return out
+}
+
+// trapReceiver adapts snmptrap.Receiver.
+type trapReceiver struct{ *snmptrap.Receiver }
+
+func (r trapReceiver) Counters() Counters {
+	s := r.Stats()
+	return Counters{Received: s.Received, QueueDrops: s.QueueDrops, Malformed: s.Malformed, BadCommunity: s.BadCommunity, Informs: s.Informs, Readers: 1}
 }
 
 // tcpReceiver adapts syslog.TCP.

@@ -45,9 +45,9 @@ func TestReceiversConvertCharsets(t *testing.T) {
 	_, uport, _ := net.SplitHostPort(u.Addr())
 	logger(uport, "--udp", euc)
 	logger(uport, "--udp", "ascii stays as is")
-	waitFor(t, "two UDP messages", func() bool { return us.count() == 2 })
-	if !strings.HasSuffix(us.msgs[0], "fw: "+text) || !strings.HasSuffix(us.msgs[1], "fw: ascii stays as is") {
-		t.Errorf("EUC-KR over UDP arrived as %q, %q", us.msgs[0], us.msgs[1])
+	waitFor(t, "two UDP messages", func() bool { return us.Count() == 2 })
+	if !strings.HasSuffix(us.Messages()[0], "fw: "+text) || !strings.HasSuffix(us.Messages()[1], "fw: ascii stays as is") {
+		t.Errorf("EUC-KR over UDP arrived as %q, %q", us.Messages()[0], us.Messages()[1])
 	}
 	if st := u.Stats(); st.Invalid != 0 || st.Received != 2 {
 		t.Errorf("UDP stats = %+v", st)
@@ -59,9 +59,9 @@ func TestReceiversConvertCharsets(t *testing.T) {
 	_, tport, _ := net.SplitHostPort(r.Addr())
 	logger(tport, "--tcp", "bad \xff\xfe bytes")
 	logger(tport, "--tcp", "valid "+text)
-	waitFor(t, "two TCP messages", func() bool { return ts.count() == 2 })
-	if !strings.HasSuffix(ts.msgs[0], "fw: bad \uFFFD\uFFFD bytes") || !strings.HasSuffix(ts.msgs[1], "fw: valid "+text) {
-		t.Errorf("UTF-8 over TCP arrived as %q, %q", ts.msgs[0], ts.msgs[1])
+	waitFor(t, "two TCP messages", func() bool { return ts.Count() == 2 })
+	if !strings.HasSuffix(ts.Messages()[0], "fw: bad \uFFFD\uFFFD bytes") || !strings.HasSuffix(ts.Messages()[1], "fw: valid "+text) {
+		t.Errorf("UTF-8 over TCP arrived as %q, %q", ts.Messages()[0], ts.Messages()[1])
 	}
 	if st := r.Stats(); st.Invalid != 2 || st.Received != 2 {
 		t.Errorf("TCP stats = %+v", st)

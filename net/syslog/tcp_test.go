@@ -45,10 +45,10 @@ func TestTCPLoggerBothFramings(t *testing.T) {
 			t.Fatalf("logger %v: %v\n%s", args, err, out)
 		}
 	}
-	waitFor(t, "three messages", func() bool { return s.count() == 3 })
+	waitFor(t, "three messages", func() bool { return s.Count() == 3 })
 	for i, want := range []string{"newline framed", "octet counted", "bsd over tcp"} {
-		if !strings.HasSuffix(s.msgs[i], want) || strings.HasPrefix(s.msgs[i], "1") {
-			t.Errorf("message %d = %q", i, s.msgs[i])
+		if !strings.HasSuffix(s.Messages()[i], want) || strings.HasPrefix(s.Messages()[i], "1") {
+			t.Errorf("message %d = %q", i, s.Messages()[i])
 		}
 	}
 }
@@ -70,9 +70,9 @@ func TestTCPOversizeAndFramingErrors(t *testing.T) {
 	fmt.Fprintf(c, "12x garbage count\n")
 	fmt.Fprintf(c, "<13>last\n")
 	c.Close()
-	waitFor(t, "the messages", func() bool { return s.count() == 5 })
-	if s.msgs[0] != "<13>first" || s.msgs[2] != "<13>after counted" || s.msgs[4] != "<13>last" || len(s.msgs[1]) != 100 || len(s.msgs[3]) != 100 {
-		t.Errorf("messages = %q", s.msgs)
+	waitFor(t, "the messages", func() bool { return s.Count() == 5 })
+	if s.Messages()[0] != "<13>first" || s.Messages()[2] != "<13>after counted" || s.Messages()[4] != "<13>last" || len(s.Messages()[1]) != 100 || len(s.Messages()[3]) != 100 {
+		t.Errorf("messages = %q", s.Messages())
 	}
 	st := r.Stats()
 	if st.Truncated != 2 || st.Framing != 1 || st.Received != 5 {
@@ -106,7 +106,7 @@ func TestTCPThousandConnections(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, "every message", func() bool { return s.count() == conns*each })
+	waitFor(t, "every message", func() bool { return s.Count() == conns*each })
 	if n := r.Stats().Conns; n != conns {
 		t.Errorf("open connections = %d, want %d", n, conns)
 	}
@@ -131,5 +131,5 @@ func TestTCPPerSourceCap(t *testing.T) {
 	}
 	waitFor(t, "a refusal", func() bool { return r.Stats().Refused == 1 })
 	fmt.Fprintf(cs[0], "<13>still served\n")
-	waitFor(t, "the message", func() bool { return s.count() == 1 })
+	waitFor(t, "the message", func() bool { return s.Count() == 1 })
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -15,37 +14,10 @@ import (
 	"time"
 
 	"github.com/ferry-appliance/ferry/net/event"
+	"github.com/ferry-appliance/ferry/net/event/eventtest"
 )
 
-// sink collects what it is given, or refuses everything when full is set.
-type sink struct {
-	mu     sync.Mutex
-	msgs   []string
-	srcs   []netip.AddrPort
-	input  string
-	refuse bool
-}
-
-func (s *sink) TryPut(b *event.Batch) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.refuse {
-		return false
-	}
-	for i := range b.Len() {
-		s.msgs = append(s.msgs, string(b.Raw(i)))
-		s.srcs = append(s.srcs, b.Events[i].Source)
-	}
-	s.input = b.Input
-	b.Release()
-	return true
-}
-
-func (s *sink) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.msgs)
-}
+type sink = eventtest.Sink
 
 func startUDP(t *testing.T, s event.Sink, readers int) *UDP {
 	t.Helper()
@@ -84,9 +56,9 @@ func TestUDPReceivesLogger(t *testing.T) {
 			t.Fatalf("logger %s: %v\n%s", format, err, out)
 		}
 	}
-	waitFor(t, "two messages", func() bool { return s.count() == 2 })
+	waitFor(t, "two messages", func() bool { return s.Count() == 2 })
 	// Two readers: the order between them is the kernel's.
-	bsd, ietf := s.msgs[0], s.msgs[1]
+	bsd, ietf := s.Messages()[0], s.Messages()[1]
 	if strings.HasPrefix(bsd, "<13>1 ") {
 		bsd, ietf = ietf, bsd
 	}
@@ -96,8 +68,8 @@ func TestUDPReceivesLogger(t *testing.T) {
 	if !strings.HasPrefix(ietf, "<13>1 ") || !strings.HasSuffix(ietf, "hello --rfc5424") {
 		t.Errorf("rfc5424 message = %q", ietf)
 	}
-	if s.input != "udp1" || !s.srcs[0].Addr().IsLoopback() || s.srcs[0].Port() == 0 {
-		t.Errorf("input %q, source %v", s.input, s.srcs[0])
+	if s.Input() != "udp1" || !s.Sources()[0].Addr().IsLoopback() || s.Sources()[0].Port() == 0 {
+		t.Errorf("input %q, source %v", s.Input(), s.Sources()[0])
 	}
 	st := u.Stats()
 	if st.Received != 2 || st.Readers != 2 || st.RcvBuf <= 0 || st.QueueDrops != 0 {
@@ -138,10 +110,10 @@ func TestUDPManyAndMalformed(t *testing.T) {
 		return u.Stats().Received+u.Stats().KernelDrops >= senders*each && u.Stats().Malformed == 1
 	})
 	st := u.Stats()
-	if st.KernelDrops != 0 || s.count() != senders*each {
-		t.Errorf("received %d of %d (kernel drops %d)", s.count(), senders*each, st.KernelDrops)
+	if st.KernelDrops != 0 || s.Count() != senders*each {
+		t.Errorf("received %d of %d (kernel drops %d)", s.Count(), senders*each, st.KernelDrops)
 	}
-	for _, m := range s.msgs[:10] {
+	for _, m := range s.Messages()[:10] {
 		if strings.HasSuffix(m, "\n") {
 			t.Errorf("trailing newline kept: %q", m)
 		}
@@ -150,7 +122,7 @@ func TestUDPManyAndMalformed(t *testing.T) {
 
 // A sink that refuses makes queue drops, counted by event; nothing blocks.
 func TestUDPQueueDropsCounted(t *testing.T) {
-	s := &sink{refuse: true}
+	s := &sink{Refuse: true}
 	u := startUDP(t, s, 1)
 	c, _ := net.Dial("udp", u.Addr())
 	for i := range 10 {
