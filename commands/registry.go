@@ -39,6 +39,8 @@ type Services struct {
 	Outputs OutputService
 	// Filters is the pipeline's filters.
 	Filters FilterService
+	// Spools is the destinations' spools.
+	Spools SpoolService
 }
 
 // AccountService is the account rules (accounts.Service).
@@ -98,6 +100,7 @@ func Build(svc Services) (*shell.Registry, error) {
 		{"snmptrap", func() ([]shell.Command, error) { return snmptrapCommands(svc.Inputs, svc.Trace) }},
 		{"output", func() ([]shell.Command, error) { return outputCommands(svc.Outputs) }},
 		{"filter", func() ([]shell.Command, error) { return filterCommands(svc.Filters) }},
+		{"spool", func() ([]shell.Command, error) { return spoolCommands(svc.Spools, svc.Outputs) }},
 	}
 	var all [][]shell.Command
 	for _, g := range groups {

@@ -72,7 +72,7 @@ func testServices(t *testing.T) Services {
 		t.Fatal(err)
 	}
 	pipe := pipeline.New(1, nil)
-	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe})
+	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe, SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func testServices(t *testing.T) Services {
 		t.Fatal(err)
 	}
 	return Services{
-		Inputs: ins, Trace: pipe, Outputs: dests, Filters: dests,
+		Inputs: ins, Trace: pipe, Outputs: dests, Filters: dests, Spools: dests,
 		Accounts: accounts.New(st), Lockouts: lockout.New(lockout.Config{}, nil, nil), Confdb: st.Operations(), Status: status.New(), Sessions: shell.NewSessions(),
 		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"), Keystores: keys, Bindings: web,
 	}
@@ -134,6 +134,7 @@ func TestMissingDependencyFailsAtBuild(t *testing.T) {
 		{"inputs", func(s *Services) { s.Inputs = nil }, "syslog commands: input service"},
 		{"outputs", func(s *Services) { s.Outputs = nil }, "output commands: output service"},
 		{"filters", func(s *Services) { s.Filters = nil }, "filter commands: filter service"},
+		{"spools", func(s *Services) { s.Spools = nil }, "spool commands: spool service"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -141,7 +141,7 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 		t.Fatal(err)
 	}
 	pipe := pipeline.New(1, nil)
-	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe})
+	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe, SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := commands.Services{Inputs: ins, Trace: pipe, Outputs: dests, Filters: dests, Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
+	svc := commands.Services{Inputs: ins, Trace: pipe, Outputs: dests, Filters: dests, Spools: dests, Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
 		HostKeys: hostKeySource{hostKey}, LogPath: filepath.Join(t.TempDir(), "ferry.log"), Keystores: keys, Bindings: web}
 	reg, err := commands.Build(svc)
 	if err != nil {

@@ -55,12 +55,24 @@ type Input struct {
 
 // Output is a destination the operator added (forwarder.addOutput).
 type Output struct {
-	Name     string    `json:"name"`
-	Type     string    `json:"type"`   // discard or file (more in later releases)
-	Target   string    `json:"target"` // file: the directory
-	MaxSize  int64     `json:"max_size,omitempty"`
-	Compress bool      `json:"compress,omitempty"`
-	Added    time.Time `json:"added"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`   // discard or file (more in later releases)
+	Target   string `json:"target"` // file: the directory
+	MaxSize  int64  `json:"max_size,omitempty"`
+	Compress bool   `json:"compress,omitempty"`
+	// The spool in front of it (<data-dir>/spool/<name>): Buffer bounds it in
+	// bytes (0: the default); Memory replaces it with a bounded memory queue
+	// (forwarder.addOutput --buffer 0). WhenFull is drop-oldest or block, Sync
+	// always, interval or never ("" are the defaults); MaxAge 0 keeps
+	// everything until it is delivered.
+	Buffer   int64         `json:"buffer,omitempty"`
+	Memory   bool          `json:"memory,omitempty"`
+	WhenFull string        `json:"when_full,omitempty"`
+	Sync     string        `json:"sync,omitempty"`
+	MaxAge   time.Duration `json:"max_age,omitempty"`
+	// Paused holds sending while the spool fills (forwarder.pause), across restarts.
+	Paused bool      `json:"paused,omitempty"`
+	Added  time.Time `json:"added"`
 }
 
 // Route sends an input's events ("*": every input without its own) to a destination.

@@ -114,7 +114,8 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 		return nil, err
 	}
 	pipe := pipeline.New(0, log)
-	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe, Status: model, Log: log})
+	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe,
+		SpoolDir: filepath.Join(o.dataDir, "spool"), Status: model, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 	}
 	reg, err := commands.Build(commands.Services{
 		Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
-		Keystores: keystores, Bindings: web, Inputs: receivers, Trace: pipe, Outputs: dests, Filters: dests,
+		Keystores: keystores, Bindings: web, Inputs: receivers, Trace: pipe, Outputs: dests, Filters: dests, Spools: dests,
 	})
 	if err != nil {
 		return nil, err
@@ -335,10 +336,17 @@ func pipelineStatus(p *pipeline.Pipeline, model *status.Model) lifecycle.Compone
 		},
 		OnShutdown: func(ctx context.Context) error {
 			reg.Remove()
-			return p.Shutdown(ctx)
+			// Draining may wait on a full spool that blocks: bound it, so the
+			// destinations after it keep time to close their spools and files.
+			pctx, cancel := context.WithTimeout(ctx, pipelineDrain)
+			defer cancel()
+			return p.Shutdown(pctx)
 		},
 	}
 }
+
+// pipelineDrain bounds how long shutdown waits for the pipeline's queue to drain.
+const pipelineDrain = 2 * time.Second
 
 // The pipeline section's fields.
 var (

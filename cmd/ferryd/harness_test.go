@@ -464,3 +464,13 @@ func parseStatus(t *testing.T, out string) statusJSON {
 	}
 	return s
 }
+
+// kill ends ferryd with SIGKILL, as a crash or the OOM killer would.
+func (d *daemon) kill() {
+	select {
+	case <-d.exited:
+	default:
+		d.cmd.Process.Kill()
+		<-d.exited
+	}
+}

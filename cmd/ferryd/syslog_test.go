@@ -278,7 +278,7 @@ func TestFiltersRoutesAndRotationLive(t *testing.T) {
 		t.Errorf("a filtered message reached the archive:\n%s", all.String())
 	}
 	st := parseStatus(t, d.mustRun(t, "system.status --json", ""))
-	if n := st.number(t, "filter", "dropped_total", "lab"); n != 2 {
+	if n := st.number(t, "filter", "dropped_total", "filter", "lab"); n != 2 {
 		t.Errorf("ferry_filter_dropped_total{filter=lab} = %v", n)
 	}
 	d.stop()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -48,8 +49,10 @@ type Config struct {
 	Routes  RouteTable
 	Filters FilterTable
 	Router  Router
-	Status  *status.Model
-	Log     *slog.Logger
+	// SpoolDir holds one spool per destination (<data-dir>/spool).
+	SpoolDir string
+	Status   *status.Model
+	Log      *slog.Logger
 }
 
 // destination is a running output.
@@ -91,6 +94,9 @@ type output struct {
 func New(cfg Config) (*Manager, error) {
 	if cfg.Outputs == nil || cfg.Routes == nil || cfg.Filters == nil || cfg.Router == nil {
 		return nil, errors.New("outputs: no output table, route table, filter table or router")
+	}
+	if !filepath.IsAbs(cfg.SpoolDir) {
+		return nil, fmt.Errorf("outputs: spool directory %q is not absolute", cfg.SpoolDir)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -161,6 +167,12 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	m.closed = true
 	m.reg.Remove()
 	m.freg.Remove()
+	// A blocking spool that is full must not hold the table swap up.
+	for _, o := range m.outs {
+		if sp, ok := o.d.(*spooled); ok {
+			sp.StopIntake()
+		}
+	}
 	m.cfg.Router.SetTable(&pipeline.Table{})
 	var errs []error
 	for _, o := range m.outs {
@@ -194,6 +206,9 @@ func (m *Manager) build(rec store.Output) (destination, error) {
 		if rec.Target != "" {
 			return nil, fmt.Errorf("output %q: discard takes no target", rec.Name)
 		}
+		if rec.Buffer != 0 || rec.Memory || rec.Sync != "" || rec.WhenFull != "" || rec.MaxAge != 0 {
+			return nil, fmt.Errorf("output %q: discard has no spool (it measures ingest alone): --buffer, --sync, --when-full and --max-age do not apply", rec.Name)
+		}
 		return &discard{Discard: pipeline.NewDiscard(rec.Name)}, nil
 	case "file":
 		if !filepath.IsAbs(rec.Target) {
@@ -203,7 +218,11 @@ func (m *Manager) build(rec store.Output) (destination, error) {
 		if err != nil {
 			return nil, err
 		}
-		return fileOutput{f}, nil
+		opts, err := m.spoolOptions(rec)
+		if err != nil {
+			return nil, err
+		}
+		return newSpooled(rec.Name, f, opts, rec.Paused, m.log), nil
 	}
 	return nil, fmt.Errorf("output %q: type %q: use %s", rec.Name, rec.Type, strings.Join(Types(), " or "))
 }
@@ -255,6 +274,9 @@ func (m *Manager) AddOutput(ctx context.Context, rec store.Output) (Info, *Info,
 	}
 	next := &output{rec: rec}
 	_, err := liveconf.Commit(m.cfg.Outputs, m.log, rec.Name, &rec, func(_, _ *store.Output) error {
+		if old != nil && old.d != nil && usesSpool(old.rec) && usesSpool(rec) {
+			return m.replaceSpooled(ctx, old, next)
+		}
 		d, err := m.start(ctx, rec)
 		if err != nil {
 			return err
@@ -274,8 +296,10 @@ func (m *Manager) AddOutput(ctx context.Context, rec store.Output) (Info, *Info,
 	return next.info(), replaced, nil
 }
 
-// RemoveOutput stops a destination no route uses.
-func (m *Manager) RemoveOutput(ctx context.Context, name string) error {
+// RemoveOutput stops a destination no route uses. One whose spool still
+// holds events is refused unless discardSpool: removing it would lose them.
+// The spool's directory goes with the destination.
+func (m *Manager) RemoveOutput(ctx context.Context, name string, discardSpool bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o := m.outs[name]
@@ -291,10 +315,21 @@ func (m *Manager) RemoveOutput(ctx context.Context, name string) error {
 	if len(users) > 0 {
 		return fmt.Errorf("output %q: routes from %s use it; route.remove them first", name, strings.Join(users, ", "))
 	}
+	sp, spooledOut := o.d.(*spooled)
+	if spooledOut && !discardSpool {
+		if q := sp.spoolInfo().Queued; q > 0 {
+			return fmt.Errorf("output %q: %d events are still spooled; let it drain (forwarder.resume), or add --discard-spool to drop them", name, q)
+		}
+	}
 	_, err := liveconf.Commit(m.cfg.Outputs, m.log, name, nil, func(_, _ *store.Output) error {
 		delete(m.outs, name)
 		if o.d != nil {
 			o.d.Shutdown(ctx)
+		}
+		if usesSpool(o.rec) && !o.rec.Memory {
+			if err := os.RemoveAll(filepath.Join(m.cfg.SpoolDir, name)); err != nil {
+				m.log.Error("spool directory not removed", "output", name, "err", err)
+			}
 		}
 		return nil
 	})
@@ -365,6 +400,8 @@ type Info struct {
 	Written   uint64 `json:"events_written"`
 	Errors    uint64 `json:"errors"`
 	LastError string `json:"last_error,omitempty"`
+	// Spool is the destination's spool, for those that have one.
+	Spool *SpoolInfo `json:"spool,omitempty"`
 }
 
 func (o *output) info() Info {
@@ -375,6 +412,13 @@ func (o *output) info() Info {
 	}
 	c := o.d.Counters()
 	in.EventsIn, in.Written, in.Errors, in.LastError = c.EventsIn, c.Written, c.Errors, c.LastError
+	if sp, ok := o.d.(*spooled); ok {
+		si := sp.spoolInfo()
+		in.Spool = &si
+		if si.Paused {
+			in.State = "paused"
+		}
+	}
 	return in
 }
 
@@ -399,12 +443,28 @@ var (
 	outIn      = status.NewCounter("events_in_total", "Events handed to the destination", "destination")
 	outWritten = status.NewCounter("events_written_total", "Events the destination wrote", "destination")
 	outErrors  = status.NewCounter("errors_total", "Events the destination failed to write", "destination")
+
+	spoolBytes   = status.NewGauge("spool_bytes", "bytes", "Bytes the destination's spool holds on disk", "destination")
+	spoolLimit   = status.NewGauge("spool_limit_bytes", "bytes", "The destination's spool bound (--buffer)", "destination")
+	spoolQueued  = status.NewGauge("spool_events", "", "Events spooled and not yet acknowledged", "destination")
+	spoolOldest  = status.NewGauge("spool_oldest_unacked_seconds", "seconds", "Age of the oldest unacknowledged event", "destination")
+	spoolInRate  = status.NewGauge("spool_in_rate", "", "Events per second into the spool", "destination")
+	spoolOutRate = status.NewGauge("spool_out_rate", "", "Events per second delivered out of the spool", "destination")
+	spoolDropped = status.NewCounter("spool_dropped_total", "Events the spool shed, by reason (full, age, disk_full, corrupt)", "destination", "reason")
+	spoolPaused  = status.NewGauge("paused", "", "1 while forwarder.pause holds the destination", "destination")
 )
 
 func (m *Manager) fields() []status.Field {
 	var out []status.Field
 	for _, in := range m.Outputs() {
 		out = append(out, outIn.Field(in.EventsIn, in.Name), outWritten.Field(in.Written, in.Name), outErrors.Field(in.Errors, in.Name))
+		if sp := in.Spool; sp != nil {
+			out = append(out, spoolBytes.Field(sp.Bytes, in.Name), spoolLimit.Field(sp.Limit, in.Name), spoolQueued.Field(sp.Queued, in.Name),
+				spoolOldest.Field(sp.OldestAge, in.Name), spoolInRate.Field(sp.InRate, in.Name), spoolOutRate.Field(sp.OutRate, in.Name),
+				spoolDropped.Field(sp.DropFull, in.Name, "full"), spoolDropped.Field(sp.DropAge, in.Name, "age"),
+				spoolDropped.Field(sp.DropDisk, in.Name, "disk_full"), spoolDropped.Field(sp.DropCorrup, in.Name, "corrupt"),
+				spoolPaused.Field(sp.Paused, in.Name))
+		}
 	}
 	return out
 }
@@ -427,12 +487,4 @@ func (discard) Shutdown(context.Context) error { return nil }
 func (d discard) Counters() Counters {
 	n, _ := d.Counts()
 	return Counters{EventsIn: n, Written: n}
-}
-
-// fileOutput adapts file.Output.
-type fileOutput struct{ *file.Output }
-
-func (f fileOutput) Counters() Counters {
-	s := f.Stats()
-	return Counters{EventsIn: s.EventsIn, Written: s.EventsWritten, Errors: s.Errors, LastError: s.LastError}
 }

@@ -26,6 +26,14 @@ type Destination interface {
 	Accept(b *event.Batch)
 }
 
+// Abandoner is a destination whose Accept may wait (a full spool that
+// blocks): Abandon makes it return, and later ones fail fast, counted by the
+// destination. Shutdown calls it when its deadline passes, so the router
+// never waits for ever on a destination nobody drains.
+type Abandoner interface {
+	Abandon()
+}
+
 // Filter keeps or drops events of one input ("*": every input).
 type Filter struct {
 	Name  string
@@ -147,6 +155,13 @@ func (p *Pipeline) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		p.abandon.Store(true)
+		for _, dests := range p.table.Load().Routes {
+			for _, d := range dests {
+				if a, ok := d.(Abandoner); ok {
+					a.Abandon()
+				}
+			}
+		}
 		<-p.done
 		return ctx.Err()
 	}

@@ -14,17 +14,27 @@ import (
 // error the events not yet safely handed to the kernel are counted as
 // errors, the file is cut back to its last whole batch, and the next batch
 // tries again: a full disk may get space back.
-func (o *Output) Accept(b *event.Batch) {
+func (o *Output) Accept(b *event.Batch) { o.write(b, false) }
+
+// Write is Accept for a sender that acknowledges its spool: the batch is
+// written and fsynced before it returns, and its error says whether it was.
+// A failed batch leaves no partial line behind in the current file, so
+// writing it again duplicates at most the lines a rotation within the batch
+// had already closed into an earlier file.
+func (o *Output) Write(b *event.Batch) error { return o.write(b, true) }
+
+func (o *Output) write(b *event.Batch, sync bool) error {
 	n := b.Len()
 	if n == 0 {
-		return
+		return nil
 	}
 	o.eventsIn.Add(uint64(n))
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !o.started || o.closed {
-		o.fail(n, fmt.Errorf("file output %q: not running", o.cfg.Name))
-		return
+		err := fmt.Errorf("file output %q: not running", o.cfg.Name)
+		o.fail(n, err)
+		return err
 	}
 	s := o.streams[b.Input]
 	if s == nil {
@@ -40,20 +50,32 @@ func (o *Output) Accept(b *event.Batch) {
 		}
 		if err := o.ready(s, o.dateKey(b.Events[i].Received), int64(len(line))+1); err != nil {
 			o.failPending(s, n-i, err)
-			return
+			return err
 		}
 		if err := s.writeLine(line); err != nil {
 			s.broken = true
-			o.failPending(s, n-i, fmt.Errorf("write %s: %w", s.path(), err))
-			return
+			err = fmt.Errorf("write %s: %w", s.path(), err)
+			o.failPending(s, n-i, err)
+			return err
 		}
 	}
 	if err := s.flush(); err != nil {
 		s.broken = true
-		o.failPending(s, 0, fmt.Errorf("write %s: %w", s.path(), err))
-		return
+		err = fmt.Errorf("write %s: %w", s.path(), err)
+		o.failPending(s, 0, err)
+		return err
+	}
+	if sync && s.f != nil {
+		// A rotation within the batch synced the files it closed.
+		if err := s.f.Sync(); err != nil {
+			s.broken = true
+			err = fmt.Errorf("sync %s: %w", s.path(), err)
+			o.failPending(s, 0, err)
+			return err
+		}
 	}
 	o.commit(s)
+	return nil
 }
 
 // escapeNewlines appends src to dst with every '\n' replaced by the two

@@ -344,3 +344,22 @@ func TestConcurrentStats(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// Write writes what it reports written, and reports a batch it could not
+// write (here, after Shutdown) as an error rather than counting it silently.
+func TestWriteReportsAndRetries(t *testing.T) {
+	dir := t.TempDir()
+	o := start(t, Config{Name: "w", Dir: dir})
+	day := time.Date(2026, 12, 2, 10, 0, 0, 0, time.Local)
+	if err := o.Write(batch("in", day, "one", "two")); err != nil {
+		t.Fatal(err)
+	}
+	shutdown(t, o)
+	if err := o.Write(batch("in", day, "late")); err == nil {
+		t.Error("Write after Shutdown reported success")
+	}
+	got := lines(t, filepath.Join(dir, "in", "2026-12-02.log"))
+	if !equal(got, []string{"one", "two"}) {
+		t.Errorf("file holds %q", got)
+	}
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A paused destination spools N messages (sync always); ferryd is killed
+// with SIGKILL; after a restart the destination is still paused, and on
+// forwarder.resume every message arrives once, in order.
+func TestSpoolSurvivesKillWhilePaused(t *testing.T) {
+	dir := t.TempDir()
+	archive := t.TempDir()
+	d := startDaemon(t, dir).ready(t)
+	port := freePort(t)
+	d.mustRun(t, "", fmt.Sprintf("syslog.open tcp1 %d tcp --bind 127.0.0.1\nforwarder.addOutput arch file %s --sync always\n"+
+		"forwarder.pause arch\nroute.add tcp1 arch\n", port, archive))
+	const n = 2000
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		fmt.Fprintf(c, "<13>Dec  2 10:00:00 host app: seq=%05d\n", i)
+	}
+	c.Close()
+	waitUntil(t, func() bool {
+		return strings.Contains(d.mustRun(t, "forwarder.outputs", ""), fmt.Sprintf("queued=%d,", n))
+	})
+	out := d.mustRun(t, "forwarder.outputs", "")
+	if !strings.Contains(out, "state=paused") || !strings.Contains(out, "written=0,") || !strings.Contains(out, "sync=always") {
+		t.Fatalf("forwarder.outputs while paused: %q", out)
+	}
+	d.kill()
+
+	d2 := startDaemon(t, dir)
+	waitUntil(t, func() bool {
+		return strings.Contains(d2.mustRun(t, "forwarder.outputs", ""), fmt.Sprintf("queued=%d,", n))
+	})
+	if out := d2.mustRun(t, "forwarder.outputs", ""); !strings.Contains(out, "state=paused") {
+		t.Fatalf("the pause did not survive the restart: %q", out)
+	}
+	if out := d2.mustRun(t, "spool.verify arch", ""); !strings.HasPrefix(out, "segments=") || !strings.Contains(out, fmt.Sprintf("events=%d,", n)) || !strings.Contains(out, "bad=0") {
+		t.Errorf("spool.verify: %q", out)
+	}
+	if out := d2.mustRun(t, "spool.peek arch 2", ""); !strings.Contains(out, "seq=00000") || !strings.Contains(out, "seq=00001") || strings.Contains(out, "seq=00002") {
+		t.Errorf("spool.peek arch 2: %q", out)
+	}
+	// Removing it now would lose what it holds: refused.
+	d2.mustRun(t, "route.remove tcp1 arch", "")
+	if r := d2.openssh(t, "root", changedPassword, "", "forwarder.removeOutput arch"); r.code != 1 || !strings.Contains(r.stderr, fmt.Sprintf("%d events are still spooled", n)) {
+		t.Fatalf("forwarder.removeOutput with a backlog: exit %d, %q", r.code, r.stderr)
+	}
+	d2.mustRun(t, "forwarder.resume arch", "")
+	waitUntil(t, func() bool {
+		return strings.Contains(d2.mustRun(t, "forwarder.outputs", ""), fmt.Sprintf("written=%d,", n))
+	})
+	waitUntil(t, func() bool { return strings.Contains(d2.mustRun(t, "forwarder.outputs", ""), "queued=0,") })
+	d2.mustRun(t, "forwarder.removeOutput arch", "")
+	if _, err := os.Stat(filepath.Join(dir, "spool", "arch")); !os.IsNotExist(err) {
+		t.Errorf("the removed destination's spool directory is still there: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(archive, "tcp1", time.Now().Format("2006-01-02")+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d lines in the archive, want %d", len(lines), n)
+	}
+	for i, l := range lines {
+		if !strings.HasSuffix(l, fmt.Sprintf("seq=%05d", i)) {
+			t.Fatalf("line %d is %q", i, l)
+		}
+	}
+}
+
+// Bytes flipped in the middle of a segment that is not the last: the daemon
+// starts (it scans only the last segment), spool.verify names the segment
+// and offset, spool.repair sets the rest of that segment aside, and every
+// good record is delivered once, in order; what was set aside is counted
+// as dropped (corrupt).
+func TestCorruptSegmentAtStart(t *testing.T) {
+	dir := t.TempDir()
+	archive := t.TempDir()
+	d := startDaemon(t, dir).ready(t)
+	port := freePort(t)
+	// A small bound makes small segments (an eighth of it each): several of them.
+	d.mustRun(t, "", fmt.Sprintf("syslog.open tcp1 %d tcp --bind 127.0.0.1\nforwarder.addOutput arch file %s --sync always --buffer 1MiB\n"+
+		"forwarder.pause arch\nroute.add tcp1 arch\n", port, archive))
+	const conns, each = 8, 100
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for k := range conns {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range each {
+			noise := make([]byte, 300) // hard to compress: the records stay large
+			for j := range noise {
+				noise[j] = "0123456789abcdef"[rnd.IntN(16)]
+			}
+			fmt.Fprintf(c, "<13>Dec  2 10:00:00 host app: seq=%05d %s\n", k*each+i, noise)
+		}
+		c.Close()
+		waitUntil(t, func() bool {
+			return strings.Contains(d.mustRun(t, "forwarder.outputs", ""), fmt.Sprintf("queued=%d,", (k+1)*each))
+		})
+	}
+	d.stop()
+
+	segs, _ := filepath.Glob(filepath.Join(dir, "spool", "arch", "*.seg"))
+	if len(segs) < 2 {
+		t.Fatalf("want several segments, have %v", segs)
+	}
+	raw, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := len(raw) / 2
+	raw[at] ^= 0xff
+	raw[at+1] ^= 0xff
+	if err := os.WriteFile(segs[0], raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	d2 := startDaemon(t, dir)
+	out := d2.mustRun(t, "spool.verify arch", "")
+	if strings.Contains(out, "bad=0") || !strings.Contains(out, "bad: spool \"arch\": segment "+filepath.Base(segs[0])+" offset ") {
+		t.Fatalf("spool.verify after the damage: %q", out)
+	}
+	out = d2.mustRun(t, "spool.repair arch", "")
+	if !strings.Contains(out, "set aside: ") {
+		t.Fatalf("spool.repair: %q", out)
+	}
+	if out := d2.mustRun(t, "spool.verify arch", ""); !strings.Contains(out, "bad=0") {
+		t.Errorf("spool.verify after the repair: %q", out)
+	}
+	d2.mustRun(t, "forwarder.resume arch", "")
+	waitUntil(t, func() bool { return strings.Contains(d2.mustRun(t, "forwarder.outputs", ""), "queued=0,") })
+	out = d2.mustRun(t, "forwarder.outputs", "")
+	var written, corrupt int
+	if i := strings.Index(out, "written="); i >= 0 {
+		fmt.Sscanf(out[i:], "written=%d,", &written)
+	}
+	if i := strings.Index(out, "corrupt="); i >= 0 {
+		fmt.Sscanf(out[i:], "corrupt=%d)", &corrupt)
+	}
+	if written < each || corrupt == 0 || written+corrupt != conns*each {
+		t.Fatalf("written %d + corrupt %d != %d sent (want some of each): %q", written, corrupt, conns*each, out)
+	}
+	b, _ := os.ReadFile(filepath.Join(archive, "tcp1", time.Now().Format("2006-01-02")+".log"))
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != written {
+		t.Fatalf("%d lines in the archive, %d written", len(lines), written)
+	}
+	prev := -1
+	for i, l := range lines {
+		var seq int
+		if j := strings.Index(l, "seq="); j < 0 || func() bool { _, err := fmt.Sscanf(l[j:], "seq=%d ", &seq); return err != nil }() || seq <= prev {
+			t.Fatalf("line %d (%.60q) is out of order or repeated after seq %d", i, l, prev)
+		}
+		prev = seq
+	}
+}
+
+// outputFigure reads one name=N figure from forwarder.outputs.
+func outputFigure(t *testing.T, d *daemon, name string) int {
+	t.Helper()
+	out := d.mustRun(t, "forwarder.outputs", "")
+	for _, prefix := range []string{" ", "("} {
+		if i := strings.Index(out, prefix+name+"="); i >= 0 {
+			var v int
+			fmt.Sscanf(out[i+len(prefix+name+"="):], "%d", &v)
+			return v
+		}
+	}
+	t.Fatalf("forwarder.outputs has no %s: %q", name, out)
+	return 0
+}
+
+// noisy returns a message hard to compress, so a spool fills.
+func noisy(rnd *rand.Rand, seq int) string {
+	b := make([]byte, 400)
+	for j := range b {
+		b[j] = "0123456789abcdef"[rnd.IntN(16)]
+	}
+	return fmt.Sprintf("<13>Dec  2 10:00:00 host app: seq=%06d %s", seq, b)
+}
+
+// A full spool under each policy: drop-oldest sheds exactly what the
+// counters say (delivered + dropped = sent); block holds the pipeline back
+// and the UDP receiver's drops account for the rest. The daemon stays healthy.
+func TestSpoolFullPolicies(t *testing.T) {
+	for _, policy := range []string{"drop-oldest", "block"} {
+		t.Run(policy, func(t *testing.T) {
+			d := startDaemon(t, "").ready(t)
+			archive := t.TempDir()
+			port := freeUDPPort(t)
+			d.mustRun(t, "", fmt.Sprintf("syslog.open u1 %d udp --bind 127.0.0.1\nforwarder.addOutput arch file %s --buffer 256KiB --when-full %s\n"+
+				"forwarder.pause arch\nroute.add u1 arch\n", port, archive, policy))
+			c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			rnd := rand.New(rand.NewPCG(3, 4))
+			// drop-oldest: about 2.4 MB of hard-to-compress text into a 256 KiB
+			// spool. block: enough more to fill the pipeline's queue of batches
+			// behind the full spool, so the receiver must drop.
+			sent := 6000
+			if policy == "block" {
+				sent = 80000
+			}
+			for i := range sent {
+				c.Write([]byte(noisy(rnd, i)))
+				if i%500 == 499 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			waitUntil(t, func() bool { return udpAccounted(t, d) == sent })
+			if policy == "drop-oldest" && outputFigure(t, d, "full") == 0 {
+				t.Fatalf("a 256 KiB spool took %d events of 400 bytes without dropping", sent)
+			}
+			d.mustRun(t, "forwarder.resume arch", "")
+			// Everything the receiver took is written, dropped full, or dropped by the receiver.
+			var written, full, queueDrops int
+			waitUntil(t, func() bool {
+				written, full = outputFigure(t, d, "written"), outputFigure(t, d, "full")
+				st := parseStatus(t, d.mustRun(t, "system.status --json", ""))
+				queueDrops = int(st.number(t, "syslog", "dropped_total", "listener", "u1", "reason", "queue") + st.number(t, "syslog", "dropped_total", "listener", "u1", "reason", "kernel"))
+				return outputFigure(t, d, "queued") == 0 && written+full+queueDrops >= sent
+			})
+			if written+full+queueDrops != sent {
+				t.Errorf("%s: written %d + dropped full %d + receiver drops %d != %d sent", policy, written, full, queueDrops, sent)
+			}
+			if policy == "block" && (full != 0 || queueDrops == 0) {
+				t.Errorf("block: dropped full %d (want 0), receiver drops %d (want some)", full, queueDrops)
+			}
+			if got := countLines(t, filepath.Join(archive, "u1")); got != written {
+				t.Errorf("%d lines in the archive, %d written", got, written)
+			}
+			if out := d.mustRun(t, "system.status", ""); out == "" {
+				t.Error("the daemon does not answer after the spool filled")
+			}
+		})
+	}
+}
+
+// udpAccounted is what receiver u1 took in plus what it dropped.
+func udpAccounted(t *testing.T, d *daemon) int {
+	st := parseStatus(t, d.mustRun(t, "system.status --json", ""))
+	return int(st.number(t, "syslog", "received_total", "listener", "u1") + st.number(t, "syslog", "dropped_total", "listener", "u1", "reason", "kernel"))
+}
+
+func countLines(t *testing.T, dir string) int {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	n := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		n += strings.Count(string(b), "\n")
+	}
+	return n
+}

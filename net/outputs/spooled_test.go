@@ -1,0 +1,127 @@
+package outputs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-appliance/ferry/net/event"
+	"github.com/ferry-appliance/ferry/net/spool"
+)
+
+// flaky is a writer that fails while down is set and keeps what it wrote.
+type flaky struct {
+	mu   sync.Mutex
+	down bool
+	got  []string
+}
+
+func (f *flaky) Start(context.Context) error    { return nil }
+func (f *flaky) Shutdown(context.Context) error { return nil }
+func (f *flaky) Write(b *event.Batch) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errors.New("destination down")
+	}
+	for i := range b.Len() {
+		f.got = append(f.got, string(b.Raw(i)))
+	}
+	return nil
+}
+
+func (f *flaky) set(down bool) { f.mu.Lock(); f.down = down; f.mu.Unlock() }
+func (f *flaky) written() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.got...)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func batchOf(pool *event.Pool, msgs ...string) *event.Batch {
+	b := pool.Get("in")
+	for _, m := range msgs {
+		b.Add(time.Now(), netip.MustParseAddrPort("10.0.0.1:514"), []byte(m))
+	}
+	return b
+}
+
+// The sender holds while paused and while the destination is down, then
+// delivers everything once, in order, counting it written once.
+func TestSpooledPauseAndRetry(t *testing.T) {
+	w := &flaky{}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := newSpooled("t", w, spool.Options{Dir: t.TempDir(), MaxBytes: 1 << 20}, true, quiet)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	pool := event.NewPool(0, 0)
+	s.Accept(batchOf(pool, "a", "b"))
+	time.Sleep(100 * time.Millisecond)
+	if got := w.written(); len(got) != 0 {
+		t.Fatalf("wrote %q while paused", got)
+	}
+	w.set(true)
+	s.Resume()
+	s.Accept(batchOf(pool, "c"))
+	time.Sleep(300 * time.Millisecond) // a few failed attempts
+	w.set(false)
+	waitFor(t, "delivery", func() bool { return len(w.written()) == 3 })
+	time.Sleep(100 * time.Millisecond)
+	if got := w.written(); len(got) != 3 || got[0] != "a" || got[1] != "b" || got[2] != "c" {
+		t.Errorf("delivered %q, want a b c once each", got)
+	}
+	if c := s.Counters(); c.EventsIn != 3 || c.Written != 3 || c.LastError != "destination down" {
+		t.Errorf("counters = %+v", c)
+	}
+	if si := s.spoolInfo(); si.Queued != 0 || si.Paused {
+		t.Errorf("spool info = %+v", si)
+	}
+}
+
+// A record dropped by drop-oldest while the sender waited (the destination
+// down) is not also delivered: written + dropped = appended.
+func TestSpooledDroppedWhileRetryingIsNotDelivered(t *testing.T) {
+	w := &flaky{down: true}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := newSpooled("t", w, spool.Options{Dir: t.TempDir(), MaxBytes: 64 << 10}, false, quiet)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	pool := event.NewPool(0, 0)
+	const n = 400
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for range n {
+		msg := make([]byte, 500) // hard to compress: the spool fills
+		for j := range msg {
+			msg[j] = byte('a' + rnd.IntN(26))
+		}
+		s.Accept(batchOf(pool, string(msg)))
+	}
+	if s.spoolInfo().DropFull == 0 {
+		t.Fatal("nothing was dropped: the test proves nothing")
+	}
+	w.set(false)
+	waitFor(t, "the spool drained", func() bool { return s.spoolInfo().Queued == 0 })
+	time.Sleep(100 * time.Millisecond)
+	si, c := s.spoolInfo(), s.Counters()
+	if int(c.Written)+int(si.DropFull) != n || len(w.written()) != int(c.Written) {
+		t.Errorf("written %d (destination has %d) + dropped %d != %d appended", c.Written, len(w.written()), si.DropFull, n)
+	}
+}
