@@ -71,7 +71,9 @@ func realisticViews(t *testing.T, f *fixture) []View {
 	}
 	outs := map[string]any{
 		"outputs": []map[string]any{{"name": "archive", "type": "file", "target": "/var/lib/ferry/archive", "state": "running",
-			"events_in": 1234555, "events_written": 1234550, "errors": 5, "last_error": "write /var/lib/ferry/archive: no space left on device"}},
+			"events_in": 1234555, "events_written": 1234550, "errors": 5, "last_error": "write /var/lib/ferry/archive: no space left on device",
+			"spool": map[string]any{"bytes": 3 << 20, "limit": 1 << 30, "events_queued": 4242, "oldest_unacked_seconds": 75, "in_per_second": 120.4,
+				"out_per_second": 0, "dropped_full": 7, "dropped_age": 0, "dropped_disk_full": 3, "dropped_corrupt": 0}}},
 		"routes":  []map[string]any{{"input": "*", "destination": "archive"}},
 		"filters": []map[string]any{{"name": "lab", "input": "default", "action": "drop", "expr": `cidr(source, "10.9.0.0/16")`, "state": "active", "dropped": 4321}},
 	}
@@ -190,6 +192,8 @@ func TestBrowser(t *testing.T) {
 		{"#card-outputs", "* → archive"},
 		{"#card-outputs", `drop cidr(source, "10.9.0.0/16")`},
 		{"#card-outputs", "4,321"},
+		{"#card-outputs", "4,242 queued, 3.0 MiB of 1.0 GiB"},
+		{"#card-outputs", "full 7, disk full 3"},
 		{"#card-protection", "failures total (service=web)"},
 		{"#card-protection", "logins total (result=ok)"},
 	}

@@ -232,15 +232,26 @@
     ]));
   }
 
+  // spoolCell: queued events and bytes against the bound, oldest age, rates, and drops by reason.
+  function spoolCell(sp) {
+    if (!sp) return '—';
+    const dropped = (sp.dropped_full || 0) + (sp.dropped_age || 0) + (sp.dropped_disk_full || 0) + (sp.dropped_corrupt || 0);
+    return el('span', null,
+      count(sp.events_queued) + ' queued, ' + fmtBytes(sp.bytes) + ' of ' + fmtBytes(sp.limit),
+      el('span', { class: 'sub' }, 'oldest ' + fmtDuration(sp.oldest_unacked_seconds) + ', in ' + Math.round(sp.in_per_second || 0) + '/s, out ' + Math.round(sp.out_per_second || 0) + '/s'),
+      dropped > 0 ? el('span', null, drops(dropped, [['full', sp.dropped_full], ['age', sp.dropped_age], ['disk full', sp.dropped_disk_full], ['corrupt', sp.dropped_corrupt]])) : null);
+  }
+
   function renderOutputs(v) {
     const outs = list(v && v.outputs).filter(Boolean);
     const out = [];
-    out.push(outs.length ? table(['Destination', 'State', 'In', 'Written', 'Errors'], outs.map(o => [
+    out.push(outs.length ? table(['Destination', 'State', 'In', 'Written', 'Errors', 'Spool'], outs.map(o => [
       el('span', null, mono(str(o.name)), el('span', { class: 'sub' }, str(o.type) + (o.target ? ' ' + o.target : ''))),
       stateCell(o.state, ['running']),
       count(o.events_in),
       count(o.events_written),
       el('span', null, el('span', { class: o.errors > 0 ? 'bad' : '' }, count(o.errors)), o.last_error ? el('span', { class: 'sub' }, o.last_error) : null),
+      spoolCell(o.spool),
     ])) : empty('No destinations (forwarder.addOutput).'));
     const routes = list(v && v.routes).filter(Boolean);
     if (routes.length) out.push(el('div', { class: 'kv-group' }, 'Routes'), mono(routes.map(r => r.input + ' → ' + r.destination).join('  ·  ')));
