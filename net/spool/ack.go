@@ -154,10 +154,8 @@ func (s *Spool) removeThrough(through uint64) error {
 		}
 		s.wakeRoom()
 		s.mu.Unlock()
-		if s.opts.Sync != SyncNever {
-			if e := s.fs.SyncDir(s.opts.Dir); e != nil && err == nil {
-				err = fmt.Errorf("spool %q: %w", s.name, e)
-			}
+		if e := s.fs.SyncDir(s.opts.Dir); e != nil && err == nil {
+			err = fmt.Errorf("spool %q: %w", s.name, e)
 		}
 	}
 	return err

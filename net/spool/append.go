@@ -55,6 +55,9 @@ func (s *Spool) Append(ctx context.Context, b *event.Batch) error {
 	}
 	var own []byte // rec, copied while waiting lets another Append use the buffer
 	for {
+		s.mu.Lock()
+		wake := s.roomWake // before looking for room: an Ack after this closes it
+		s.mu.Unlock()
 		err := s.makeRoom(int64(len(rec)))
 		if err == nil {
 			break
@@ -67,9 +70,6 @@ func (s *Spool) Append(ctx context.Context, b *event.Batch) error {
 			own = append([]byte(nil), rec...)
 			rec = own
 		}
-		s.mu.Lock()
-		wake := s.roomWake
-		s.mu.Unlock()
 		s.wmu.Unlock()
 		select {
 		case <-wake:

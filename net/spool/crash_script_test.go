@@ -72,7 +72,7 @@ func everyStep(policy SyncPolicy, f fault, cd *codec) (string, error) {
 	for k := 1; k <= total+1; k++ {
 		for _, m := range crashModes {
 			if _, hit, err := runScript(policy, f, cd, k, m.mode, m.tear); err != nil {
-				return fmt.Sprintf("%v: crash at operation %d of %d (%s), mode %d/%d", policy, k, total, hit, m.mode, m.tear), err
+				return fmt.Sprintf("%v: crash at operation %d of %d (%s), %v (tear seed %d)", policy, k, total, hit, m.mode, m.tear), err
 			}
 		}
 	}

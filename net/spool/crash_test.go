@@ -17,9 +17,14 @@ import (
 	"github.com/ferry-appliance/ferry/net/spool/crashfs"
 )
 
-// The crash model: random workloads on a simulated disk, crashed at a
-// random operation; the disk keeps what was synced and keeps, drops or
-// tears the rest; the spool reopens on what survived and must hold:
+// The crash model: random workloads (append, big appends, reads, acks
+// whole and partial, rewinds, syncs, mid-run Stats/Verify; tiny to roomy
+// segments, tight to loose bounds, every sync and full policy) on a
+// simulated disk, crashed either at a random operation or right after a
+// random sync of a random kind (segment, cursor, directory), three times a
+// seed. The disk keeps what was synced and keeps, drops or tears the rest
+// (power loss), keeps everything (a killed process: SyncNever's promise)
+// or drops all of it; the spool reopens on what survived and must hold:
 //  1. every batch Append reported durable (SyncAlways: it returned nil;
 //     SyncInterval: and a Sync completed after) and not acknowledged is
 //     there, once, in order;
@@ -31,7 +36,7 @@ import (
 //  6. recovery finds no sign of broken ordering: no cursor ahead of the
 //     data, no sequence numbers missing (Verify is clean, too).
 
-var seedsFlag = flag.Int("spool.seeds", 0, "crash-model seeds (default 1000 under -race, 4000 without, a tenth with -short; or SPOOL_SEEDS)")
+var seedsFlag = flag.Int("spool.seeds", 0, "crash-model seeds (default 1500 under -race, 5000 without, a tenth with -short; or SPOOL_SEEDS)")
 
 func crashSeeds() int {
 	if *seedsFlag > 0 {
@@ -40,9 +45,9 @@ func crashSeeds() int {
 	if n, err := strconv.Atoi(os.Getenv("SPOOL_SEEDS")); err == nil && n > 0 {
 		return n
 	}
-	n := 4000
+	n := 5000
 	if raceEnabled {
-		n = 1000 // the race detector makes zstd ~10x slower
+		n = 1500 // the race detector makes zstd ~10x slower
 	}
 	if testing.Short() {
 		n /= 10
@@ -357,7 +362,7 @@ func runSeed(seed uint64, fault fault, cd *codec) (err error) {
 			c.s.Close()
 		}
 		if err != nil {
-			err = fmt.Errorf("seed %d (%v, %v, segment %d, max %d, mode %d): %w", seed, c.opts.Sync, c.opts.WhenFull,
+			err = fmt.Errorf("seed %d (%v, %v, segment %d, max %d, %v): %w", seed, c.opts.Sync, c.opts.WhenFull,
 				c.opts.SegmentSize, c.opts.MaxBytes, c.mode, err)
 		}
 	}()

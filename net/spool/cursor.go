@@ -78,11 +78,10 @@ func readSlots(b []byte) (gen, acked uint64, st cursorState) {
 }
 
 // openCursor opens (or creates) the cursor file in dir and reads it. A file
-// that cannot be opened is set aside and replaced; only failing to create
-// one is an error.
-func openCursor(fsys FS, dir string, exists bool) (*cursor, uint64, cursorState, string, error) {
+// that cannot be opened is set aside (aside names it) and replaced; only
+// failing to create one is an error. fresh says the file was created.
+func openCursor(fsys FS, dir string, exists bool) (c *cursor, acked uint64, st cursorState, aside string, fresh bool, err error) {
 	path := filepath.Join(dir, cursorName)
-	aside := ""
 	if exists {
 		f, err := fsys.OpenWrite(path)
 		if err == nil {
@@ -93,25 +92,25 @@ func openCursor(fsys FS, dir string, exists bool) (*cursor, uint64, cursorState,
 			// unsynced write from before a process crash).
 			if err := f.Sync(); err != nil {
 				f.Close()
-				return nil, 0, 0, "", fmt.Errorf("cursor: %w", err)
+				return nil, 0, 0, "", false, fmt.Errorf("cursor: %w", err)
 			}
-			return &cursor{f: f, path: path, gen: gen}, acked, st, "", nil
+			return &cursor{f: f, path: path, gen: gen}, acked, st, "", false, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			if aside, err = setAside(fsys, dir, cursorName); err != nil {
-				return nil, 0, 0, "", fmt.Errorf("cursor: %w", err)
+				return nil, 0, 0, "", false, fmt.Errorf("cursor: %w", err)
 			}
 		}
 	}
 	f, err := fsys.Create(path)
 	if err != nil {
-		return nil, 0, 0, "", fmt.Errorf("cursor: %w", err)
+		return nil, 0, 0, "", false, fmt.Errorf("cursor: %w", err)
 	}
-	st := cursorMissing
+	st = cursorMissing
 	if aside != "" {
 		st = cursorLost
 	}
-	return &cursor{f: f, path: path}, 0, st, aside, nil
+	return &cursor{f: f, path: path}, 0, st, aside, true, nil
 }
 
 // write puts acked in the slot after the last one written and, if fsync,

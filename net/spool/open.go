@@ -59,7 +59,7 @@ func (s *Spool) recover() error {
 	}
 	slices.SortFunc(segs, func(a, b *segment) int { return cmpSeq(a.first, b.first) })
 
-	cur, acked, cst, aside, err := openCursor(s.fs, dir, haveCursor)
+	cur, acked, cst, aside, fresh, err := openCursor(s.fs, dir, haveCursor)
 	if err != nil {
 		return fmt.Errorf("spool %q: %w", s.name, err)
 	}
@@ -101,16 +101,18 @@ func (s *Spool) recover() error {
 		l := segs[n-1]
 		next = max(next, l.end, l.sealNext)
 	}
-	switch cst {
-	case cursorValid:
+	if cst == cursorValid {
 		s.checkHoles(acked, next)
-	default:
+	} else {
 		acked = next - 1
 		if len(segs) > 0 {
 			acked = segs[0].first - 1
 		}
-		if cst == cursorLost {
+		// The cursor file is created, synced, before any segment: without
+		// a valid one, segments mean it was lost.
+		if cst == cursorLost || len(segs) > 0 {
 			s.recovery.CursorLost = true
+			s.cursorBad = cst == cursorLost && !fresh
 			s.log.Error("cursor lost: no valid slot; delivering again from the first segment", "acknowledged", acked)
 		}
 	}
@@ -125,7 +127,7 @@ func (s *Spool) recover() error {
 	}
 	s.lost = nil
 
-	if cst == cursorMissing {
+	if fresh {
 		// Start a new file with a valid slot, so that a crash can never
 		// leave it without one once something was acknowledged. (A file
 		// with no valid slot stays as it is, for Verify to report and

@@ -9,8 +9,9 @@ import (
 )
 
 // SyncPolicy says when appended records and the acknowledged position are
-// made durable (fsynced). Segment rolls always sync, under every policy:
-// once per segment, so a sealed segment is always whole on disk.
+// made durable (fsynced). Segment rolls and removals always sync, under
+// every policy: once per segment, so a sealed segment is always whole on
+// disk and a removal is never undone.
 type SyncPolicy int
 
 const (

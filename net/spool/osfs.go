@@ -75,4 +75,7 @@ func (f osFile) Size() (int64, error) {
 	return st.Size(), nil
 }
 
-var _ FS = OSFS{}
+var (
+	_ FS   = OSFS{}
+	_ File = osFile{}
+)

@@ -35,26 +35,26 @@ type Spool struct {
 	// sync fsyncs it outside wmu (so a slow disk does not stall Append).
 	syncMu sync.Mutex
 
-	mu            sync.Mutex // everything below
-	segs          []*segment // live segments, in sequence order; the write segment is last
-	wseg          *segment   // the segment Append writes to, or nil
-	wfile         File       // its file (for syncData)
-	bad           []uint64   // first sequence numbers of the quarantined files
-	next          uint64     // the sequence number the next event gets
-	acked         uint64     // everything through this is acknowledged (or dropped)
-	written       uint64     // acked as last written to the cursor file
-	durable       uint64     // acked as last synced in the cursor file
-	synced        uint64     // records through this sequence number are durable
-	readPos       uint64     // the next sequence number Next delivers
-	rewound       bool
-	closed        bool
-	cnt           counters
-	recovery      Recovery
-	cursorRenewed bool      // Repair replaced the cursor file Open found bad
-	diskFull      bool      // appends are failing with ENOSPC
-	diskFullLog   time.Time // when that was last logged
-	lastLog       time.Time
-	quiet         int // errors not logged since lastLog
+	mu          sync.Mutex // everything below
+	segs        []*segment // live segments, in sequence order; the write segment is last
+	wseg        *segment   // the segment Append writes to, or nil
+	wfile       File       // its file (for syncData)
+	bad         []uint64   // first sequence numbers of the quarantined files
+	next        uint64     // the sequence number the next event gets
+	acked       uint64     // everything through this is acknowledged (or dropped)
+	written     uint64     // acked as last written to the cursor file
+	durable     uint64     // acked as last synced in the cursor file
+	synced      uint64     // records through this sequence number are durable
+	readPos     uint64     // the next sequence number Next delivers
+	rewound     bool
+	closed      bool
+	cnt         counters
+	recovery    Recovery
+	cursorBad   bool      // the cursor file Open found with no valid slot is still in place
+	diskFull    bool      // appends are failing with ENOSPC
+	diskFullLog time.Time // when that was last logged
+	lastLog     time.Time
+	quiet       int // errors not logged since lastLog
 
 	closing   chan struct{} // closed by Close: wakes waiters
 	dataReady chan struct{} // a record was appended or Rewind called (one waiter: the sender)

@@ -187,7 +187,7 @@ func (s *Spool) verifySegment(sn segSnap, rep *Report) (uint64, *fix, string) {
 // verifyCursor says what is wrong with the cursor file ("" if nothing).
 func (s *Spool) verifyCursor() string {
 	s.mu.Lock()
-	lost := s.recovery.CursorLost && !s.cursorRenewed
+	lost := s.cursorBad
 	s.mu.Unlock()
 	if lost {
 		return "no valid slot when the spool was opened"
@@ -230,7 +230,7 @@ func (s *Spool) renewCursor() (string, error) {
 		return aside, fmt.Errorf("spool %q: %w", s.name, err)
 	}
 	s.mu.Lock()
-	s.written, s.durable, s.cursorRenewed = acked, acked, true
+	s.written, s.durable, s.cursorBad = acked, acked, false
 	s.mu.Unlock()
 	s.log.Warn("cursor file had no valid slot: set aside and rewritten", "file", aside, "acknowledged", acked)
 	return aside, nil
