@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -267,6 +268,70 @@ func countLines(t *testing.T, dir string) int {
 		n += strings.Count(string(b), "\n")
 	}
 	return n
+}
+
+// A spool on a small tmpfs fills the disk: nothing crashes, what could not
+// be spooled is counted as disk_full, and once the destination drains and
+// space returns, spooling resumes without a restart.
+func TestSpoolDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test mounts a tmpfs: run the suite as root (CI does)")
+	}
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "spool")
+	os.MkdirAll(spoolDir, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", spoolDir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", spoolDir).Run() })
+	archive := t.TempDir()
+	d := startDaemon(t, dir).ready(t)
+	port := freeUDPPort(t)
+	d.mustRun(t, "", fmt.Sprintf("syslog.open u1 %d udp --bind 127.0.0.1\nforwarder.addOutput arch file %s --buffer 64MiB\n"+
+		"forwarder.pause arch\nroute.add u1 arch\n", port, archive))
+	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rnd := rand.New(rand.NewPCG(5, 6))
+	seq := 0
+	send := func(n int) {
+		for range n {
+			c.Write([]byte(noisy(rnd, seq)))
+			seq++
+			if seq%200 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		want := seq
+		waitUntil(t, func() bool { return udpAccounted(t, d) == want })
+	}
+	send(8000) // about 3.4 MB into a 1 MiB file system
+	waitUntil(t, func() bool { return outputFigure(t, d, "disk_full") > 0 })
+	if out := d.mustRun(t, "system.status", ""); out == "" {
+		t.Fatal("the daemon does not answer with its disk full")
+	}
+	d.mustRun(t, "forwarder.resume arch", "")
+	waitUntil(t, func() bool { return outputFigure(t, d, "queued") == 0 })
+	full := outputFigure(t, d, "disk_full")
+	// The sender, caught up, lets go of the segment it read (else a batch
+	// may still meet the full disk while it holds the removed file open).
+	time.Sleep(200 * time.Millisecond)
+	send(500) // space is back: spooled and delivered again, without a restart
+	waitUntil(t, func() bool {
+		return outputFigure(t, d, "queued") == 0 && outputFigure(t, d, "written")+outputFigure(t, d, "disk_full") >= seq
+	})
+	if after := outputFigure(t, d, "disk_full"); after != full {
+		t.Errorf("disk_full went from %d to %d after space returned", full, after)
+	}
+	written, dropped := outputFigure(t, d, "written"), outputFigure(t, d, "dropped")
+	if written+dropped != seq {
+		t.Errorf("written %d + dropped %d != %d sent", written, dropped, seq)
+	}
+	if got := countLines(t, filepath.Join(archive, "u1")); got != written {
+		t.Errorf("%d lines in the archive, %d written", got, written)
+	}
 }
 
 // SIGKILL while traffic flows, with the default sync interval: after a

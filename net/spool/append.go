@@ -53,6 +53,9 @@ func (s *Spool) Append(ctx context.Context, b *event.Batch) error {
 		s.mu.Unlock()
 		return fmt.Errorf("spool %q: %d events in %d bytes: %w", s.name, n, len(rec), ErrTooLarge)
 	}
+	if err := s.releaseAcked(); err != nil {
+		s.log.Warn("disk full: could not let go of the acknowledged segment", "err", err)
+	}
 	var own []byte // rec, copied while waiting lets another Append use the buffer
 	for {
 		s.mu.Lock()
@@ -209,6 +212,27 @@ func (s *Spool) write(rec []byte, n int) error {
 	if back {
 		s.log.Info("disk space is back: appending again")
 	}
+	return nil
+}
+
+// releaseAcked lets go of the write segment when the disk is full and all
+// its records are acknowledged: its file is space the spool itself holds,
+// and would hold until the segment rolled, which a full disk never lets it
+// do. The cursor is made durable first, then the file removed; the next
+// record starts a new segment. Under wmu.
+func (s *Spool) releaseAcked() error {
+	s.mu.Lock()
+	g := s.wseg
+	release := s.diskFull && g != nil && g.records > 0 && s.acked+1 >= g.end
+	s.mu.Unlock()
+	if !release {
+		return nil
+	}
+	s.detachWriter()
+	if err := s.persist(true); err != nil {
+		return err
+	}
+	s.log.Info("disk full: removed the fully acknowledged segment to make room", "segment", g.name)
 	return nil
 }
 

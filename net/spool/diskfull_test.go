@@ -77,3 +77,40 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 }
+
+// TestDiskFullFreesAcknowledgedSpace: the spool's own acknowledged data is
+// what fills the disk (one segment, never rolled): once the sender has
+// acknowledged everything, the next Append lets that segment go and
+// spooling resumes, with no space coming from anywhere else.
+func TestDiskFullFreesAcknowledgedSpace(t *testing.T) {
+	disk := crashfs.New()
+	o := simOpts(disk)
+	o.SegmentSize = 1 << 20
+	s := mustOpen(t, o)
+	defer s.Close()
+	appendN(t, s, 0, 2, 3)
+	disk.SetSpace(disk.Used() + 2000)
+	k := 2
+	for ; ; k++ {
+		b := mkBatch(k, 3)
+		err := s.Append(context.Background(), b)
+		b.Release()
+		if errors.Is(err, ErrDiskFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := drain(t, s)
+	if err := s.Ack(recs[len(recs)-1].LastSeq()); err != nil {
+		t.Fatal(err)
+	}
+	b := mkBatch(5000, 3)
+	err := s.Append(context.Background(), b)
+	b.Release()
+	if err != nil {
+		t.Fatalf("Append after everything was acknowledged, the disk still full of it: %v", err)
+	}
+	checkRecords(t, drain(t, s), []int{5000}, 3)
+}

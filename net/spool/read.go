@@ -28,7 +28,17 @@ func (s *Spool) Next(ctx context.Context) (Record, error) {
 		}
 		pos := s.readPos
 		if pos >= s.next {
+			// Caught up: let go of the file while waiting. A segment removed
+			// meanwhile (acknowledged, or let go at a full disk) would keep
+			// its space taken while a reader holds it open.
+			var idle File
+			if s.rfile != nil {
+				idle, s.rfile, s.rseg = s.rfile, nil, nil
+			}
 			s.mu.Unlock()
+			if idle != nil {
+				idle.Close()
+			}
 			select {
 			case <-s.dataReady:
 				continue

@@ -137,6 +137,7 @@ func (s *Spool) removeSeg(g *segment) {
 	if s.wseg == g {
 		s.wseg, s.wfile = nil, nil
 	}
+	s.signalData() // a waiting reader lets go of the file it may hold
 }
 
 // signalData wakes the sender's Next. Under mu.
