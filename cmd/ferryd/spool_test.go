@@ -53,6 +53,11 @@ func TestSpoolSurvivesKillWhilePaused(t *testing.T) {
 	if out := d2.mustRun(t, "spool.peek arch 2", ""); !strings.Contains(out, "seq=00000") || !strings.Contains(out, "seq=00001") || strings.Contains(out, "seq=00002") {
 		t.Errorf("spool.peek arch 2: %q", out)
 	}
+	// Replacing it (another sync policy) keeps its spool and its pause.
+	d2.mustRun(t, "forwarder.addOutput arch file "+archive+" --sync interval", "")
+	if out := d2.mustRun(t, "forwarder.outputs", ""); !strings.Contains(out, "state=paused") || !strings.Contains(out, fmt.Sprintf("queued=%d,", n)) || !strings.Contains(out, "sync=interval") {
+		t.Fatalf("after replacing the destination: %q", out)
+	}
 	// Removing it now would lose what it holds: refused.
 	d2.mustRun(t, "route.remove tcp1 arch", "")
 	if r := d2.openssh(t, "root", changedPassword, "", "forwarder.removeOutput arch"); r.code != 1 || !strings.Contains(r.stderr, fmt.Sprintf("%d events are still spooled", n)) {

@@ -233,6 +233,7 @@ func (m *Manager) start(ctx context.Context, rec store.Output) (destination, err
 		return nil, err
 	}
 	if err := d.Start(ctx); err != nil {
+		d.Shutdown(ctx) // what a failed Start set up (contexts, a half-opened spool)
 		return nil, err
 	}
 	return d, nil
@@ -271,6 +272,7 @@ func (m *Manager) AddOutput(ctx context.Context, rec store.Output) (Info, *Info,
 	if old != nil {
 		i := old.info()
 		replaced = &i
+		rec.Paused = old.rec.Paused && usesSpool(rec) // a change during a maintenance window keeps it paused
 	}
 	next := &output{rec: rec}
 	_, err := liveconf.Commit(m.cfg.Outputs, m.log, rec.Name, &rec, func(_, _ *store.Output) error {
