@@ -398,3 +398,61 @@ func TestKillUnderTrafficLeavesNoHoles(t *testing.T) {
 	}
 	t.Logf("sent %d (the sender stopped when the connection broke), delivered 0..%d, lost tail %d, delivered twice %d", n, maxSeq, n-1-maxSeq, dups)
 }
+
+// A truncated segment and a cursor file of garbage at start: the daemon
+// starts, the torn tail is cut, spool.verify reports the cursor, spool.repair
+// sets it aside, and every whole record is delivered.
+func TestTruncatedSegmentAndGarbageCursor(t *testing.T) {
+	dir := t.TempDir()
+	archive := t.TempDir()
+	d := startDaemon(t, dir).ready(t)
+	port := freePort(t)
+	d.mustRun(t, "", fmt.Sprintf("syslog.open tcp1 %d tcp --bind 127.0.0.1\nforwarder.addOutput arch file %s --sync always\n"+
+		"forwarder.pause arch\nroute.add tcp1 arch\n", port, archive))
+	const conns, each = 4, 50
+	for k := range conns {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range each {
+			fmt.Fprintf(c, "<13>Dec  2 10:00:00 host app: seq=%05d\n", k*each+i)
+		}
+		c.Close()
+		waitUntil(t, func() bool { return outputFigure(t, d, "queued") == (k+1)*each })
+	}
+	d.stop()
+	spoolDir := filepath.Join(dir, "spool", "arch")
+	segs, _ := filepath.Glob(filepath.Join(spoolDir, "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("segments: %v", segs)
+	}
+	st, _ := os.Stat(segs[0])
+	if err := os.Truncate(segs[0], st.Size()-7); err != nil { // the last record cut short
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(spoolDir, "cursor"), []byte(strings.Repeat("garbage!", 128)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	d2 := startDaemon(t, dir)
+	out := d2.mustRun(t, "spool.verify arch", "")
+	if !strings.Contains(out, "bad: spool \"arch\": cursor offset 0: ") {
+		t.Fatalf("spool.verify: %q", out)
+	}
+	if out := d2.mustRun(t, "spool.repair arch", ""); !strings.Contains(out, "set aside: ") {
+		t.Fatalf("spool.repair: %q", out)
+	}
+	if out := d2.mustRun(t, "spool.verify arch", ""); !strings.Contains(out, "bad=0") {
+		t.Errorf("spool.verify after the repair: %q", out)
+	}
+	queued := outputFigure(t, d2, "queued")
+	if queued < (conns-1)*each || queued >= conns*each {
+		t.Errorf("queued %d after cutting the last record: want the whole records before it", queued)
+	}
+	d2.mustRun(t, "forwarder.resume arch", "")
+	waitUntil(t, func() bool { return outputFigure(t, d2, "queued") == 0 })
+	if got := countLines(t, filepath.Join(archive, "tcp1")); got != queued {
+		t.Errorf("%d lines delivered, %d were queued", got, queued)
+	}
+}
