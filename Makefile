@@ -8,7 +8,7 @@ DATA_DIR   ?= ./var
 SSH_ADDR   ?= :7022
 SSH_PORT   := $(lastword $(subst :, ,$(SSH_ADDR)))
 
-.PHONY: build run test test-deps lint fuzz bench bench-flood bench-tls bench-ingest clean
+.PHONY: build run test test-deps lint fuzz bench bench-flood bench-tls bench-ingest bench-spool clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ferryd ./cmd/ferryd
@@ -58,6 +58,10 @@ bench-tls:
 # on one load; ARGS=--ceiling looks for the highest loss-free rate (scripts/bench/ingest.sh).
 bench-ingest:
 	./scripts/bench/ingest.sh $(ARGS)
+
+# The spool: raw disk rate against append per sync policy, a 1 GiB backlog's drain; ARGS=--big adds a 10 GiB start-up.
+bench-spool:
+	./scripts/bench/spool.sh $(ARGS)
 
 clean:
 	rm -rf bin
