@@ -17,20 +17,10 @@ import (
 // forwarder.resume every message arrives once, in order.
 func TestSpoolSurvivesKillWhilePaused(t *testing.T) {
 	dir := t.TempDir()
-	archive := t.TempDir()
 	d := startDaemon(t, dir).ready(t)
-	port := freePort(t)
-	d.mustRun(t, "", fmt.Sprintf("syslog.open tcp1 %d tcp --bind 127.0.0.1\nforwarder.addOutput arch file %s --sync always\n"+
-		"forwarder.pause arch\nroute.add tcp1 arch\n", port, archive))
+	archive, port := pausedArchive(t, d, "tcp1", "tcp", "--sync always")
 	const n = 2000
-	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range n {
-		fmt.Fprintf(c, "<13>Dec  2 10:00:00 host app: seq=%05d\n", i)
-	}
-	c.Close()
+	sendTCP(t, port, n, func(i int) string { return fmt.Sprintf("<13>Dec  2 10:00:00 host app: seq=%05d", i) })
 	waitUntil(t, func() bool {
 		return strings.Contains(d.mustRun(t, "forwarder.outputs", ""), fmt.Sprintf("queued=%d,", n))
 	})
@@ -94,27 +84,19 @@ func TestSpoolSurvivesKillWhilePaused(t *testing.T) {
 // as dropped (corrupt).
 func TestCorruptSegmentAtStart(t *testing.T) {
 	dir := t.TempDir()
-	archive := t.TempDir()
 	d := startDaemon(t, dir).ready(t)
-	port := freePort(t)
 	// A small bound makes small segments (an eighth of it each): several of them.
-	d.mustRun(t, "", fmt.Sprintf("syslog.open tcp1 %d tcp --bind 127.0.0.1\nforwarder.addOutput arch file %s --sync always --buffer 1MiB\n"+
-		"forwarder.pause arch\nroute.add tcp1 arch\n", port, archive))
+	archive, port := pausedArchive(t, d, "tcp1", "tcp", "--sync always --buffer 1MiB")
 	const conns, each = 8, 100
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for k := range conns {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range each {
+		sendTCP(t, port, each, func(i int) string {
 			noise := make([]byte, 300) // hard to compress: the records stay large
 			for j := range noise {
 				noise[j] = "0123456789abcdef"[rnd.IntN(16)]
 			}
-			fmt.Fprintf(c, "<13>Dec  2 10:00:00 host app: seq=%05d %s\n", k*each+i, noise)
-		}
-		c.Close()
+			return fmt.Sprintf("<13>Dec  2 10:00:00 host app: seq=%05d %s", k*each+i, noise)
+		})
 		waitUntil(t, func() bool {
 			return strings.Contains(d.mustRun(t, "forwarder.outputs", ""), fmt.Sprintf("queued=%d,", (k+1)*each))
 		})
@@ -176,6 +158,36 @@ func TestCorruptSegmentAtStart(t *testing.T) {
 	}
 }
 
+// pausedArchive opens receiver input (tcp or udp) on a free port of
+// 127.0.0.1, routed to a paused file destination "arch" added with flags; it
+// returns the archive directory and the port.
+func pausedArchive(t *testing.T, d *daemon, input, proto, flags string) (string, int) {
+	t.Helper()
+	archive := t.TempDir()
+	port := freePort(t)
+	if proto == "udp" {
+		port = freeUDPPort(t)
+	}
+	d.mustRun(t, "", fmt.Sprintf("syslog.open %s %d %s --bind 127.0.0.1\nforwarder.addOutput arch file %s %s\n"+
+		"forwarder.pause arch\nroute.add %s arch\n", input, port, proto, archive, flags, input))
+	return archive, port
+}
+
+// sendTCP sends n lines, line(i) each, over one new connection, then closes it.
+func sendTCP(t *testing.T, port, n int, line func(i int) string) {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range n {
+		if _, err := fmt.Fprintf(c, "%s\n", line(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // outputFigure reads one name=N figure from forwarder.outputs.
 func outputFigure(t *testing.T, d *daemon, name string) int {
 	t.Helper()
@@ -207,10 +219,7 @@ func TestSpoolFullPolicies(t *testing.T) {
 	for _, policy := range []string{"drop-oldest", "block"} {
 		t.Run(policy, func(t *testing.T) {
 			d := startDaemon(t, "").ready(t)
-			archive := t.TempDir()
-			port := freeUDPPort(t)
-			d.mustRun(t, "", fmt.Sprintf("syslog.open u1 %d udp --bind 127.0.0.1\nforwarder.addOutput arch file %s --buffer 256KiB --when-full %s\n"+
-				"forwarder.pause arch\nroute.add u1 arch\n", port, archive, policy))
+			archive, port := pausedArchive(t, d, "u1", "udp", "--buffer 256KiB --when-full "+policy)
 			c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
 			if err != nil {
 				t.Fatal(err)
@@ -289,11 +298,8 @@ func TestSpoolDiskFull(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", spoolDir).Run() })
-	archive := t.TempDir()
 	d := startDaemon(t, dir).ready(t)
-	port := freeUDPPort(t)
-	d.mustRun(t, "", fmt.Sprintf("syslog.open u1 %d udp --bind 127.0.0.1\nforwarder.addOutput arch file %s --buffer 64MiB\n"+
-		"forwarder.pause arch\nroute.add u1 arch\n", port, archive))
+	archive, port := pausedArchive(t, d, "u1", "udp", "--buffer 64MiB")
 	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		t.Fatal(err)
@@ -408,21 +414,11 @@ func TestKillUnderTrafficLeavesNoHoles(t *testing.T) {
 // sets it aside, and every whole record is delivered.
 func TestTruncatedSegmentAndGarbageCursor(t *testing.T) {
 	dir := t.TempDir()
-	archive := t.TempDir()
 	d := startDaemon(t, dir).ready(t)
-	port := freePort(t)
-	d.mustRun(t, "", fmt.Sprintf("syslog.open tcp1 %d tcp --bind 127.0.0.1\nforwarder.addOutput arch file %s --sync always\n"+
-		"forwarder.pause arch\nroute.add tcp1 arch\n", port, archive))
+	archive, port := pausedArchive(t, d, "tcp1", "tcp", "--sync always")
 	const conns, each = 4, 50
 	for k := range conns {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range each {
-			fmt.Fprintf(c, "<13>Dec  2 10:00:00 host app: seq=%05d\n", k*each+i)
-		}
-		c.Close()
+		sendTCP(t, port, each, func(i int) string { return fmt.Sprintf("<13>Dec  2 10:00:00 host app: seq=%05d", k*each+i) })
 		waitUntil(t, func() bool { return outputFigure(t, d, "queued") == (k+1)*each })
 	}
 	d.stop()

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,18 +165,8 @@ func (m *Manager) publish() {
 	for _, in := range m.running {
 		list = append(list, in)
 	}
-	slices.SortFunc(list, func(a, b *input) int { return cmpString(a.rec.Name, b.rec.Name) })
+	slices.SortFunc(list, func(a, b *input) int { return strings.Compare(a.rec.Name, b.rec.Name) })
 	m.view.Store(&list)
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // build makes the receiver rec describes, validating only; it counts per

@@ -169,9 +169,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	m.freg.Remove()
 	// A blocking spool that is full must not hold the table swap up.
 	for _, o := range m.outs {
-		if sp, ok := o.d.(*spooled); ok {
-			sp.StopIntake()
-		}
+		abandon(o.d)
 	}
 	m.cfg.Router.SetTable(&pipeline.Table{})
 	var errs []error

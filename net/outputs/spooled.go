@@ -228,12 +228,10 @@ func (s *spooled) measure() {
 	}
 }
 
-// StopIntake makes a blocked Accept return (counted) and later ones fail
-// fast: called before the pipeline's table drops the destination, so that
-// the table swap never waits on a full, blocking spool.
-func (s *spooled) StopIntake() { s.stopIntake() }
-
-// Abandon is StopIntake for the pipeline's shutdown deadline.
+// Abandon makes a blocked Accept return (counted) and later ones fail fast
+// (pipeline.Abandoner): called before a table swap drops the destination
+// and at the pipeline's shutdown deadline, so neither waits on a full,
+// blocking spool.
 func (s *spooled) Abandon() { s.stopIntake() }
 
 // Shutdown stops intake and the sender (a write in flight finishes; what is

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferry-appliance/ferry/internal/liveconf"
 	"github.com/ferry-appliance/ferry/net/event"
+	"github.com/ferry-appliance/ferry/net/pipeline"
 	"github.com/ferry-appliance/ferry/net/spool"
 	"github.com/ferry-appliance/ferry/store"
 )
@@ -27,7 +28,7 @@ func (m *Manager) spoolOptions(rec store.Output) (spool.Options, error) {
 	}
 	if rec.Memory {
 		// --buffer 0: the same queue on a memory file system, bounded in memory.
-		o.FS, o.MaxBytes = newMemFS(), MemoryBuffer
+		o.FS, o.MaxBytes = spool.NewMemFS(), MemoryBuffer
 	}
 	switch rec.Sync {
 	case "", "interval":
@@ -69,9 +70,7 @@ func (m *Manager) replaceSpooled(ctx context.Context, old, next *output) error {
 		return err
 	}
 	next.d = d
-	if sp, ok := old.d.(*spooled); ok {
-		sp.StopIntake()
-	}
+	abandon(old.d)
 	m.outs[next.rec.Name] = next
 	m.publish() // returns once no batch is in the old destination
 	old.d.Shutdown(ctx)
@@ -88,6 +87,14 @@ func (m *Manager) replaceSpooled(ctx context.Context, old, next *output) error {
 		}
 		m.publish()
 		return err
+	}
+}
+
+// abandon makes a destination that may block in Accept (pipeline.Abandoner)
+// return and take no more, before the table that names it is swapped.
+func abandon(d destination) {
+	if a, ok := d.(pipeline.Abandoner); ok {
+		a.Abandon()
 	}
 }
 

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -57,7 +58,7 @@ func (s *Spool) recover() error {
 			haveCursor = true
 		}
 	}
-	slices.SortFunc(segs, func(a, b *segment) int { return cmpSeq(a.first, b.first) })
+	slices.SortFunc(segs, func(a, b *segment) int { return cmp.Compare(a.first, b.first) })
 
 	cur, acked, cst, aside, fresh, err := openCursor(s.fs, dir, haveCursor)
 	if err != nil {
@@ -159,16 +160,6 @@ func (s *Spool) recover() error {
 		}
 	}
 	return nil
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // checkHoles counts what a valid cursor says should be there and is not:

@@ -129,6 +129,35 @@ func (s *Spool) cutAside(g *segment, off int64, seq, oldEnd uint64, good int) (s
 // copyAside copies src's bytes [off, size) to a new <seq>.seg.bad, synced
 // with its directory entry before the original is cut.
 func (s *Spool) copyAside(seq uint64, src File, off, size int64) (string, error) {
+	return s.writeAside(seq, func(dst File) error {
+		buf := make([]byte, min(size-off, 1<<20))
+		for pos := off; pos < size; {
+			n, rerr := src.ReadAt(buf[:min(int64(len(buf)), size-pos)], pos)
+			if n > 0 {
+				if _, err := dst.WriteAt(buf[:n], pos-off); err != nil {
+					return err
+				}
+				pos += int64(n)
+			}
+			if rerr != nil && (n == 0 || !errors.Is(rerr, io.EOF)) {
+				return rerr
+			}
+		}
+		return nil
+	})
+}
+
+// writeBad writes data to a new <seq>.seg.bad (recovery).
+func (s *Spool) writeBad(seq uint64, data []byte) (string, error) {
+	return s.writeAside(seq, func(dst File) error {
+		_, err := dst.WriteAt(data, 0)
+		return err
+	})
+}
+
+// writeAside creates a new <seq>.seg.bad, lets fill write it, and makes it
+// durable (file, then directory entry); on any failure the file goes again.
+func (s *Spool) writeAside(seq uint64, fill func(dst File) error) (string, error) {
 	name, err := freeName(s.fs, s.opts.Dir, segName(seq))
 	if err != nil {
 		return "", err
@@ -138,50 +167,11 @@ func (s *Spool) copyAside(seq uint64, src File, off, size int64) (string, error)
 	if err != nil {
 		return "", err
 	}
-	buf := make([]byte, min(size-off, 1<<20))
-	for pos := off; pos < size && err == nil; {
-		n, rerr := src.ReadAt(buf[:min(int64(len(buf)), size-pos)], pos)
-		if n > 0 {
-			_, err = dst.WriteAt(buf[:n], pos-off)
-			pos += int64(n)
-		}
-		if rerr != nil && (n == 0 || !errors.Is(rerr, io.EOF)) {
-			err = errors.Join(err, rerr)
-			break
-		}
-	}
+	err = fill(dst)
 	if err == nil {
 		err = dst.Sync()
 	}
 	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = s.fs.SyncDir(s.opts.Dir)
-	}
-	if err != nil {
-		s.fs.Remove(path)
-		return "", err
-	}
-	return name, nil
-}
-
-// writeBad writes data to a new <seq>.seg.bad (recovery).
-func (s *Spool) writeBad(seq uint64, data []byte) (string, error) {
-	name, err := freeName(s.fs, s.opts.Dir, segName(seq))
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(s.opts.Dir, name)
-	f, err := s.fs.Create(path)
-	if err != nil {
-		return "", err
-	}
-	_, err = f.WriteAt(data, 0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {

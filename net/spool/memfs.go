@@ -1,4 +1,4 @@
-package outputs
+package spool
 
 import (
 	"fmt"
@@ -7,21 +7,21 @@ import (
 	"path"
 	"slices"
 	"sync"
-
-	"github.com/ferry-appliance/ferry/net/spool"
 )
 
-// memFS is a spool.FS in memory: a destination added with --buffer 0 keeps
-// the spool's semantics (order, acknowledgement, its full policy and its
-// counts) with a bound in memory instead of on disk, and loses what it
-// holds when ferryd stops.
-type memFS struct {
+// MemFS is an FS in memory, beside OSFS: a spool on it keeps the spool's
+// semantics (order, acknowledgement, the full policy and the counts) with
+// its bound in memory instead of on disk, and loses what it holds when the
+// process ends (a destination added with --buffer 0). Unlike crashfs it
+// keeps no history: it is for use, not for crash tests.
+type MemFS struct {
 	mu    sync.Mutex
 	files map[string]*memFile
 	dirs  map[string]bool
 }
 
-func newMemFS() *memFS { return &memFS{files: map[string]*memFile{}, dirs: map[string]bool{}} }
+// NewMemFS returns an empty memory file system.
+func NewMemFS() *MemFS { return &MemFS{files: map[string]*memFile{}, dirs: map[string]bool{}} }
 
 type memFile struct {
 	mu   sync.Mutex
@@ -33,7 +33,7 @@ type memHandle struct {
 	readOnly bool
 }
 
-func (m *memFS) MkdirAll(dir string) error {
+func (m *MemFS) MkdirAll(dir string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for d := path.Clean(dir); d != "/" && d != "."; d = path.Dir(d) {
@@ -42,7 +42,7 @@ func (m *memFS) MkdirAll(dir string) error {
 	return nil
 }
 
-func (m *memFS) ReadDir(dir string) ([]string, error) {
+func (m *MemFS) ReadDir(dir string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	dir = path.Clean(dir)
@@ -59,7 +59,7 @@ func (m *memFS) ReadDir(dir string) ([]string, error) {
 	return out, nil
 }
 
-func (m *memFS) Create(name string) (spool.File, error) {
+func (m *MemFS) Create(name string) (File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := &memFile{}
@@ -67,7 +67,7 @@ func (m *memFS) Create(name string) (spool.File, error) {
 	return &memHandle{f: f}, nil
 }
 
-func (m *memFS) open(name string, readOnly bool) (spool.File, error) {
+func (m *MemFS) open(name string, readOnly bool) (File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := m.files[path.Clean(name)]
@@ -77,10 +77,10 @@ func (m *memFS) open(name string, readOnly bool) (spool.File, error) {
 	return &memHandle{f: f, readOnly: readOnly}, nil
 }
 
-func (m *memFS) Open(name string) (spool.File, error)      { return m.open(name, true) }
-func (m *memFS) OpenWrite(name string) (spool.File, error) { return m.open(name, false) }
+func (m *MemFS) Open(name string) (File, error)      { return m.open(name, true) }
+func (m *MemFS) OpenWrite(name string) (File, error) { return m.open(name, false) }
 
-func (m *memFS) Rename(oldname, newname string) error {
+func (m *MemFS) Rename(oldname, newname string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := m.files[path.Clean(oldname)]
@@ -92,7 +92,7 @@ func (m *memFS) Rename(oldname, newname string) error {
 	return nil
 }
 
-func (m *memFS) Remove(name string) error {
+func (m *MemFS) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.files[path.Clean(name)] == nil {
@@ -102,9 +102,9 @@ func (m *memFS) Remove(name string) error {
 	return nil
 }
 
-func (m *memFS) SyncDir(string) error { return nil }
+func (m *MemFS) SyncDir(string) error { return nil }
 
-func (m *memFS) Stat(name string) (int64, error) {
+func (m *MemFS) Stat(name string) (int64, error) {
 	m.mu.Lock()
 	f := m.files[path.Clean(name)]
 	m.mu.Unlock()
