@@ -315,10 +315,14 @@ func (m *Manager) RemoveOutput(ctx context.Context, name string, discardSpool bo
 	if len(users) > 0 {
 		return fmt.Errorf("output %q: routes from %s use it; route.remove them first", name, strings.Join(users, ", "))
 	}
-	sp, spooledOut := o.d.(*spooled)
-	if spooledOut && !discardSpool {
-		if q := sp.spoolInfo().Queued; q > 0 {
-			return fmt.Errorf("output %q: %d events are still spooled; let it drain (forwarder.resume), or add --discard-spool to drop them", name, q)
+	if !discardSpool && usesSpool(o.rec) && !o.rec.Memory {
+		if sp, ok := o.d.(*spooled); ok {
+			if q := sp.spoolInfo().Queued; q > 0 {
+				return fmt.Errorf("output %q: %d events are still spooled; let it drain (forwarder.resume), or add --discard-spool to drop them", name, q)
+			}
+		} else if segs, _ := filepath.Glob(filepath.Join(m.cfg.SpoolDir, name, "*.seg")); len(segs) > 0 {
+			// Not running (failed): its spool may still hold a backlog nobody can count now.
+			return fmt.Errorf("output %q: not running, and its spool holds %d segment files; fix it so it drains, or add --discard-spool to drop them", name, len(segs))
 		}
 	}
 	_, err := liveconf.Commit(m.cfg.Outputs, m.log, name, nil, func(_, _ *store.Output) error {

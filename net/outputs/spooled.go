@@ -246,6 +246,11 @@ func (s *spooled) Shutdown(ctx context.Context) error {
 		s.wg.Wait() // Start's goroutines, if it ran
 		var errs []error
 		if sp := s.sp.Load(); sp != nil {
+			if _, inMemory := s.opts.FS.(*spool.MemFS); inMemory {
+				if q := sp.Stats().Events; q > 0 {
+					s.log.Warn("memory queue (--buffer 0) stopped with events in it: they are lost", "events", q)
+				}
+			}
 			errs = append(errs, sp.Close())
 		}
 		errs = append(errs, s.w.Shutdown(ctx))

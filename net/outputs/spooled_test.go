@@ -7,12 +7,16 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ferry-appliance/ferry/net/event"
 	"github.com/ferry-appliance/ferry/net/spool"
+	"github.com/ferry-appliance/ferry/store"
 )
 
 // flaky is a writer that fails while down is set and keeps what it wrote.
@@ -123,5 +127,26 @@ func TestSpooledDroppedWhileRetryingIsNotDelivered(t *testing.T) {
 	si, c := s.spoolInfo(), s.Counters()
 	if int(c.Written)+int(si.DropFull) != n || len(w.written()) != int(c.Written) {
 		t.Errorf("written %d (destination has %d) + dropped %d != %d appended", c.Written, len(w.written()), si.DropFull, n)
+	}
+}
+
+// A destination that is not running keeps its spool: removing it without
+// --discard-spool is refused while the spool directory holds segments.
+func TestRemoveFailedDestinationKeepsItsSpool(t *testing.T) {
+	spoolDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(spoolDir, "arch"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(spoolDir, "arch", "00000000000000000001.seg"), []byte("backlog"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{cfg: Config{SpoolDir: spoolDir}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		outs: map[string]*output{"arch": {rec: store.Output{Name: "arch", Type: "file", Target: "/var/lib/ferry/archive"}, err: errors.New("target unwritable")}}}
+	err := m.RemoveOutput(context.Background(), "arch", false)
+	if err == nil || !strings.Contains(err.Error(), "its spool holds 1 segment files") {
+		t.Fatalf("RemoveOutput of a failed destination with a backlog: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(spoolDir, "arch", "00000000000000000001.seg")); err != nil {
+		t.Errorf("the backlog went: %v", err)
 	}
 }
