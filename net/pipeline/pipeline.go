@@ -175,12 +175,30 @@ func (p *Pipeline) run() {
 			b.Release()
 			continue
 		}
-		p.route(b)
+		p.route(b.Input, b)
 	}
 }
 
+// Route applies the table to b at once, in the caller's goroutine, as the
+// input named key (filters and routes select on it; the events keep their
+// own input name), and releases b. When it returns, every destination has
+// taken b (a spool has appended it): a source that holds its events durably
+// until they are routed (the relay listener's intake spool) acknowledges
+// them only then. It does not wait for the queue, and is refused (false,
+// b still the caller's) once the pipeline is shutting down.
+func (p *Pipeline) Route(key string, b *event.Batch) bool {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return false
+	}
+	p.route(key, b)
+	return true
+}
+
 // route applies the table to one batch and hands it on.
-func (p *Pipeline) route(b *event.Batch) {
+func (p *Pipeline) route(key string, b *event.Batch) {
 	defer b.Release()
 	p.routing.RLock()
 	defer p.routing.RUnlock()
@@ -189,7 +207,7 @@ func (p *Pipeline) route(b *event.Batch) {
 	p.events.Add(uint64(b.Len()))
 	p.feed(b) // the trace shows what arrived, before filters
 	for _, f := range t.Filters {
-		if f.Input != "*" && f.Input != b.Input {
+		if f.Input != "*" && f.Input != key {
 			continue
 		}
 		if n := b.Keep(func(i int) bool { return !f.Drop(b, i) }); n > 0 {
@@ -200,7 +218,7 @@ func (p *Pipeline) route(b *event.Batch) {
 			return
 		}
 	}
-	dests, ok := t.Routes[b.Input]
+	dests, ok := t.Routes[key]
 	if !ok {
 		dests = t.Routes["*"]
 	}

@@ -114,7 +114,7 @@ func BenchmarkRoute(b *testing.B) {
 		bt := pool.Get("udp")
 		for bt.Add(time.Time{}, netip.AddrPort{}, msg) {
 		}
-		p.route(bt)
+		p.route(bt.Input, bt)
 	}
 }
 
@@ -124,8 +124,8 @@ func TestTapSkipsWhenBehind(t *testing.T) {
 	pool := event.NewPool(64, 1<<16)
 	p := New(8, nil)
 	tap := p.Tap("udp1", func(b *event.Batch, i int) bool { return bytes.Contains(b.Raw(i), []byte("keep")) }, 2)
-	p.route(batch(pool, "udp1", "keep 1", "drop", "keep 2", "keep 3", "keep 4"))
-	p.route(batch(pool, "tcp1", "keep other input"))
+	p.route("udp1", batch(pool, "udp1", "keep 1", "drop", "keep 2", "keep 3", "keep 4"))
+	p.route("tcp1", batch(pool, "tcp1", "keep other input"))
 	if got := (<-tap.C()); string(got.Raw) != "keep 1" || got.Input != "udp1" || !got.Source.IsValid() {
 		t.Errorf("first line = %+v", got)
 	}
@@ -136,7 +136,7 @@ func TestTapSkipsWhenBehind(t *testing.T) {
 		t.Errorf("skipped = %d, want 2", tap.Skipped())
 	}
 	tap.Close()
-	p.route(batch(pool, "udp1", "keep after close"))
+	p.route("udp1", batch(pool, "udp1", "keep after close"))
 	select {
 	case l := <-tap.C():
 		t.Errorf("a closed tap got %q", l.Raw)
@@ -216,4 +216,30 @@ func TestShutdownDeadlineCountsWhatIsLeft(t *testing.T) {
 	if st := p.Stats(); st.Abandoned != 3 || st.Events != 1 {
 		t.Errorf("stats = %+v, want 3 abandoned and 1 routed", st)
 	}
+}
+
+// TestRoute: Route routes at once as the key given, keeps the events'
+// own input name, and is refused once the pipeline shuts down.
+func TestRoute(t *testing.T) {
+	p := New(4, nil)
+	relay, other := NewDiscard("relay-out"), NewDiscard("other")
+	p.SetTable(&Table{Routes: map[string][]Destination{"relay": {relay}, "fw": {other}}})
+	pool := event.NewPool(0, 0)
+	b := pool.Get("fw")
+	b.Add(time.Time{}, netip.AddrPort{}, []byte("x"))
+	if !p.Route("relay", b) {
+		t.Fatal("Route refused before shutdown")
+	}
+	if r, _ := relay.Counts(); r != 1 {
+		t.Fatalf("routed %d events to relay, want 1", r)
+	}
+	if o, _ := other.Counts(); o != 0 {
+		t.Fatalf("routed %d events by the input name, want 0", o)
+	}
+	p.Shutdown(context.Background())
+	b = pool.Get("fw")
+	if p.Route("relay", b) {
+		t.Fatal("Route taken after shutdown")
+	}
+	b.Release()
 }

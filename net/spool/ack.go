@@ -117,7 +117,7 @@ func (s *Spool) syncData() error {
 		}
 	}
 	s.mu.Lock()
-	s.synced = max(s.synced, upto)
+	s.setSynced(upto)
 	s.mu.Unlock()
 	return nil
 }

@@ -45,7 +45,40 @@ func (s *Spool) Append(ctx context.Context, b *event.Batch) error {
 		s.wmu.Unlock()
 		return s.closedErr()
 	}
-	rec := s.encode(b)
+	return s.appendLocked(ctx, s.encode(b), n)
+}
+
+// AppendPayload adds a record whose payload is already what Append would
+// have made (Record.Payload of another spool, shipped by the relay): it is
+// stored as it is, not compressed again. The caller has checked that it
+// decodes (Decoder.Check) to count events.
+func (s *Spool) AppendPayload(ctx context.Context, payload []byte, count int) error {
+	if count <= 0 || count > maxCount {
+		return fmt.Errorf("spool %q: payload of %d events: %w", s.name, count, ErrTooLarge)
+	}
+	s.wmu.Lock()
+	if s.isClosed() {
+		s.wmu.Unlock()
+		return s.closedErr()
+	}
+	w := &s.w
+	if cap(w.rec) < headLen {
+		w.rec = make([]byte, headLen, 64<<10)
+	}
+	w.rec = append(w.rec[:headLen], payload...)
+	return s.appendLocked(ctx, w.rec, count)
+}
+
+// NextSeq is the sequence number the next appended event gets.
+func (s *Spool) NextSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
+// appendLocked writes rec (n events) under the full policy; called with
+// wmu held, which it releases.
+func (s *Spool) appendLocked(ctx context.Context, rec []byte, n int) error {
 	if n > maxCount || int64(len(rec))+segHeaderLen+2*sealLen > min(s.opts.MaxBytes, maxBodyLen) {
 		s.wmu.Unlock()
 		s.mu.Lock()
@@ -106,7 +139,7 @@ func (s *Spool) encode(b *event.Batch) []byte {
 	if cap(w.rec) < headLen {
 		w.rec = make([]byte, headLen, 64<<10)
 	}
-	w.rec = s.codec.enc.EncodeAll(w.raw, w.rec[:headLen])
+	w.rec = s.codec.compress(w.rec[:headLen], w.raw)
 	return w.rec
 }
 
@@ -202,7 +235,7 @@ func (s *Spool) write(rec []byte, n int) error {
 	g.size, g.end = w.off, first+uint64(n)
 	s.next = g.end
 	if s.opts.Sync == SyncAlways {
-		s.synced = s.next - 1
+		s.setSynced(s.next - 1)
 	}
 	s.cnt.appended += uint64(n)
 	back := s.diskFull

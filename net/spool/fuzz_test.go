@@ -29,7 +29,16 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	seg, _ := disk.ReadFile(filepath.Join(dir, segName(1)))
 	rec := seg[segHeaderLen : segHeaderLen+frameLen+binary.LittleEndian.Uint32(seg[segHeaderLen:])]
 	sealed := appendSeal(append([]byte(nil), seg...), 11, 11, 4, 0)
-	return [][]byte{seg, sealed, rec, encodeBatch(nil, mkBatch(7, 3)), nil, []byte("FSEG")}
+	// A record whose payload is two frames, as compress writes for a large batch.
+	cd, err := newCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := encodeBatch(nil, mkBatch(5, 3))
+	split := cd.enc.EncodeAll(raw[:len(raw)/2], make([]byte, headLen))
+	split = cd.enc.EncodeAll(raw[len(raw)/2:], split)
+	putHead(split, 1, 3, 0)
+	return [][]byte{seg, sealed, rec, split, encodeBatch(nil, mkBatch(7, 3)), nil, []byte("FSEG")}
 }
 
 // FuzzRecordDecode feeds bytes to the segment scanner, the record decoder
@@ -98,7 +107,7 @@ func fuzzRecord(t *testing.T, cd *codec, rec []byte) {
 		return
 	}
 	// Accepted: it re-encodes to a payload that decodes to the same batch.
-	payload := cd.enc.EncodeAll(encodeBatch(nil, b), nil)
+	payload := cd.compress(nil, encodeBatch(nil, b))
 	b2, ok := decodeFuzz(cd, payload, int(h.count))
 	if !ok {
 		t.Fatalf("a decoded batch re-encodes to something that does not decode")

@@ -26,7 +26,7 @@ func Open(opts Options) (*Spool, error) {
 	s := &Spool{
 		opts: o, name: o.Name, fs: o.FS, segMax: o.segmentLimit(), codec: c,
 		log:     o.Log.With("component", "spool", "spool", o.Name),
-		closing: make(chan struct{}), dataReady: make(chan struct{}, 1), roomWake: make(chan struct{}),
+		closing: make(chan struct{}), dataReady: make(chan struct{}, 1), roomWake: make(chan struct{}), syncWake: make(chan struct{}),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if err := s.recover(); err != nil {

@@ -3,6 +3,7 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/ferry-appliance/ferry/net/event"
@@ -61,4 +62,12 @@ func (d *Decoder) Decode(payload []byte, count int, pool *event.Pool) (*event.Ba
 		return nil, fmt.Errorf("spool: decode: %w: count %d", errPayload, count)
 	}
 	return d.c.batch(payload, count, pool)
+}
+
+// Check reports whether payload decodes to count events, building nothing.
+func (d *Decoder) Check(payload []byte, count int) error {
+	if count <= 0 || count > maxCount {
+		return fmt.Errorf("spool: decode: %w: count %d", errPayload, count)
+	}
+	return d.c.walk(payload, count, func([]byte, int, time.Time, netip.AddrPort, []byte) error { return nil })
 }

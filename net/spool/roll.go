@@ -34,7 +34,7 @@ func (s *Spool) sealWriteSeg() error {
 		w.off += sealLen
 		s.mu.Lock()
 		g.sealed, g.sealNext, g.size = true, next, w.off
-		s.synced = max(s.synced, end-1)
+		s.setSynced(end - 1)
 		s.mu.Unlock()
 	}
 	s.detachWriter()

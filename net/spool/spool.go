@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -59,6 +60,7 @@ type Spool struct {
 	closing   chan struct{} // closed by Close: wakes waiters
 	dataReady chan struct{} // a record was appended or Rewind called (one waiter: the sender)
 	roomWake  chan struct{} // closed and replaced when room may have appeared
+	syncWake  chan struct{} // closed and replaced when synced grows
 	stop      chan struct{} // ends the background loop
 	done      chan struct{} // closed when it has ended
 	closeOnce sync.Once
@@ -168,4 +170,50 @@ func (s *Spool) logError(msg string, err error) {
 	s.lastLog, s.quiet = now, 0
 	s.mu.Unlock()
 	s.log.Error(msg, "err", err, "suppressed", quiet)
+}
+
+// setSynced records that events through seq are durable and wakes
+// WaitDurable. Under mu.
+func (s *Spool) setSynced(seq uint64) {
+	if seq <= s.synced {
+		return
+	}
+	s.synced = seq
+	close(s.syncWake)
+	s.syncWake = make(chan struct{})
+}
+
+// Durable is the last sequence number known to be on disk (synced).
+func (s *Spool) Durable() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.synced
+}
+
+// WaitDurable waits until the event with sequence number seq is synced,
+// ctx ends or the spool closes. Under SyncNever nothing is synced before a
+// segment rolls: it returns at once, as it does for what was appended
+// before Open (recovery synced it).
+func (s *Spool) WaitDurable(ctx context.Context, seq uint64) error {
+	if s.opts.Sync == SyncNever {
+		return nil
+	}
+	for {
+		s.mu.Lock()
+		done, wake, closed := s.synced >= seq, s.syncWake, s.closed
+		s.mu.Unlock()
+		switch {
+		case done:
+			return nil
+		case closed:
+			return s.closedErr()
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closing:
+			return s.closedErr()
+		}
+	}
 }

@@ -530,3 +530,30 @@ func TestAppendAllocs(t *testing.T) {
 		t.Fatalf("Append of 200 events allocates %.1f times a call", allocs)
 	}
 }
+
+// TestWaitDurable: under interval the wait ends at the next sync; under
+// always at once; a closed spool ends it with ErrClosed.
+func TestWaitDurable(t *testing.T) {
+	s := mustOpen(t, Options{Dir: t.TempDir(), MaxBytes: 1 << 20, Sync: SyncInterval, SyncInterval: 30 * time.Millisecond, Log: discard()})
+	appendN(t, s, 0, 3, 5)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitDurable(ctx, 15); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Durable(); d < 15 {
+		t.Fatalf("Durable %d after WaitDurable(15)", d)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.WaitDurable(ctx, 99) }() // never appended
+	s.Close()
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Fatalf("WaitDurable on a closing spool: %v", err)
+	}
+
+	a := mustOpen(t, Options{Dir: t.TempDir(), MaxBytes: 1 << 20, Sync: SyncAlways, Log: discard()})
+	appendN(t, a, 0, 1, 4)
+	if d := a.Durable(); d != 4 {
+		t.Fatalf("SyncAlways: Durable %d after 4 events, want 4", d)
+	}
+}
