@@ -81,6 +81,9 @@ func outputLine(in outputs.Info) string {
 		line += fmt.Sprintf(", spool=%s/%s, queued=%d, oldest=%s, in_rate=%.0f/s, out_rate=%.0f/s, drain=%s, dropped=%d (full=%d, age=%d, disk_full=%d, corrupt=%d), sync=%s, when_full=%s",
 			units.FormatBytes(sp.Bytes), units.FormatBytes(sp.Limit), sp.Queued, (time.Duration(sp.OldestAge) * time.Second).String(),
 			sp.InRate, sp.OutRate, drain, sp.DropFull+sp.DropAge+sp.DropDisk+sp.DropCorrup, sp.DropFull, sp.DropAge, sp.DropDisk, sp.DropCorrup, sp.Sync, sp.WhenFull)
+		if sp.Replayed > 0 {
+			line += fmt.Sprintf(", replayed_at_start=%d (possible duplicates after an unclean stop)", sp.Replayed)
+		}
 	}
 	if in.LastError != "" {
 		line += ", last error: " + in.LastError

@@ -41,6 +41,8 @@ type Services struct {
 	Filters FilterService
 	// Spools is the destinations' spools.
 	Spools SpoolService
+	// Relay is this node's relay identity and connections.
+	Relay RelayService
 }
 
 // AccountService is the account rules (accounts.Service).
@@ -101,6 +103,7 @@ func Build(svc Services) (*shell.Registry, error) {
 		{"output", func() ([]shell.Command, error) { return outputCommands(svc.Outputs) }},
 		{"filter", func() ([]shell.Command, error) { return filterCommands(svc.Filters) }},
 		{"spool", func() ([]shell.Command, error) { return spoolCommands(svc.Spools, svc.Outputs) }},
+		{"relay", func() ([]shell.Command, error) { return relayCommands(svc.Relay, svc.Outputs, svc.Inputs) }},
 	}
 	var all [][]shell.Command
 	for _, g := range groups {

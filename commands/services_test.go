@@ -72,16 +72,20 @@ func testServices(t *testing.T) Services {
 		t.Fatal(err)
 	}
 	pipe := pipeline.New(1, nil)
-	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe, SpoolDir: t.TempDir()})
+	self := &outputs.Node{Settings: st, Host: "test"}
+	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe, SpoolDir: t.TempDir(),
+		Relay: outputs.RelayDeps{Keys: keys, Identity: self.Identity, Sentry: self.SentryIdentity}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipe, Pool: event.NewPool(0, 0)})
+	self.Dests = dests
+	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipe, Pool: event.NewPool(0, 0), Keys: keys,
+		Router: pipe, RelayDir: t.TempDir(), Identity: self.Identity})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return Services{
-		Inputs: ins, Trace: pipe, Outputs: dests, Filters: dests, Spools: dests,
+		Inputs: ins, Trace: pipe, Outputs: dests, Filters: dests, Spools: dests, Relay: self,
 		Accounts: accounts.New(st), Lockouts: lockout.New(lockout.Config{}, nil, nil), Confdb: st.Operations(), Status: status.New(), Sessions: shell.NewSessions(),
 		HostKeys: testHostKeys{sshPub}, LogPath: filepath.Join(dir, "ferry.log"), Keystores: keys, Bindings: web,
 	}

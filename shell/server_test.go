@@ -141,15 +141,19 @@ func newFixtureWith(t *testing.T, limits shell.Limits) *fixture {
 		t.Fatal(err)
 	}
 	pipe := pipeline.New(1, nil)
-	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe, SpoolDir: t.TempDir()})
+	self := &outputs.Node{Settings: st, Host: "test"}
+	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe, SpoolDir: t.TempDir(),
+		Relay: outputs.RelayDeps{Keys: keys, Identity: self.Identity, Sentry: self.SentryIdentity}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipe, Pool: event.NewPool(0, 0)})
+	self.Dests = dests
+	ins, err := inputs.New(inputs.Config{Records: st.Inputs(), Sink: pipe, Pool: event.NewPool(0, 0), Keys: keys,
+		Router: pipe, RelayDir: t.TempDir(), Identity: self.Identity})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := commands.Services{Inputs: ins, Trace: pipe, Outputs: dests, Filters: dests, Spools: dests, Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
+	svc := commands.Services{Inputs: ins, Trace: pipe, Outputs: dests, Filters: dests, Spools: dests, Relay: self, Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions,
 		HostKeys: hostKeySource{hostKey}, LogPath: filepath.Join(t.TempDir(), "ferry.log"), Keystores: keys, Bindings: web}
 	reg, err := commands.Build(svc)
 	if err != nil {

@@ -71,8 +71,17 @@ type Output struct {
 	Sync     string        `json:"sync,omitempty"`
 	MaxAge   time.Duration `json:"max_age,omitempty"`
 	// Paused holds sending while the spool fills (forwarder.pause), across restarts.
-	Paused bool      `json:"paused,omitempty"`
-	Added  time.Time `json:"added"`
+	Paused bool `json:"paused,omitempty"`
+	// base (forwarder.addBase, Target host:port) and pair (forwarder.addBasePair):
+	// Key is the keystore alias of the certificate presented, Trust the alias
+	// whose CA the base's certificate must come from; Members are a pair's two
+	// bases (the same name twice for a single server). Sentry marks a base that
+	// carries this node's own daemon and audit log (sentry.addBase).
+	Key     string    `json:"key,omitempty"`
+	Trust   string    `json:"trust,omitempty"`
+	Members []string  `json:"members,omitempty"`
+	Sentry  bool      `json:"sentry,omitempty"`
+	Added   time.Time `json:"added"`
 }
 
 // Route sends an input's events ("*": every input without its own) to a destination.
@@ -191,6 +200,37 @@ func (s *Store) Flag(name string) (time.Time, error) {
 		return err
 	})
 	return t, err
+}
+
+// Settings are the node's named values in meta (not secret: exported).
+const (
+	SettingForwarderGUID = "forwarder_guid" // forwarder.setGuid: this node in relay hello
+	SettingSentryGUID    = "sentry_guid"    // sentry.setGuid: the node its own log is sent as
+)
+
+var settings = map[string]bool{SettingForwarderGUID: true, SettingSentryGUID: true}
+
+// Setting is a setting's value ("" when unset).
+func (s *Store) Setting(name string) (string, error) {
+	if !settings[name] {
+		return "", fmt.Errorf("setting %q: not known", name)
+	}
+	var v string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v = string(tx.Bucket(bucketMeta).Get([]byte(name)))
+		return nil
+	})
+	return v, err
+}
+
+// SetSetting stores a setting.
+func (s *Store) SetSetting(name, value string) error {
+	if !settings[name] {
+		return fmt.Errorf("setting %q: not known", name)
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte(name), []byte(value))
+	})
 }
 
 // SetFlag sets the meta flag name to at.

@@ -152,3 +152,19 @@ func TestFlag(t *testing.T) {
 		t.Fatalf("Flag = %v, %v; want %v", at, err, now)
 	}
 }
+
+func TestSettings(t *testing.T) {
+	s, _ := openStore(t)
+	if v, err := s.Setting(store.SettingForwarderGUID); err != nil || v != "" {
+		t.Fatalf("unset: %q %v", v, err)
+	}
+	if err := s.SetSetting(store.SettingForwarderGUID, "f1"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Setting(store.SettingForwarderGUID); v != "f1" {
+		t.Fatalf("got %q", v)
+	}
+	if err := s.SetSetting("nope", "x"); err == nil {
+		t.Fatal("an unknown setting was stored")
+	}
+}

@@ -7,6 +7,8 @@ package store
 //	  created_at       RFC 3339, first boot
 //	  bootstrapped_at  RFC 3339, set once the bootstrap batch succeeded
 //	  local_ca_at      RFC 3339, set once first boot created the local CA files
+//	  forwarder_guid   forwarder.setGuid (UTF-8; unset: the host name)
+//	  sentry_guid      sentry.setGuid (UTF-8; unset: the forwarder's)
 //	accounts/
 //	  <name>           JSON Account (password_hash is a secret)
 //	hostkeys/
@@ -18,7 +20,7 @@ package store
 //	inputs/                     (since version 3)
 //	  <name>           JSON Input: a syslog or SNMP trap receiver
 //	outputs/                    (since version 4)
-//	  <name>           JSON Output: a destination (discard, file)
+//	  <name>           JSON Output: a destination (discard, file, base, pair)
 //	routes/                     (since version 4)
 //	  <input>\x00<dest> JSON Route
 //	filters/                    (since version 5)

@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-appliance/ferry/net/inputs"
 	"github.com/ferry-appliance/ferry/net/outputs"
 	"github.com/ferry-appliance/ferry/net/pipeline"
+	"github.com/ferry-appliance/ferry/net/selflog"
 	"github.com/ferry-appliance/ferry/shell"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
@@ -69,10 +70,13 @@ func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 		}
 	}()
 	var out *logfile.Output
-	a.log, out = newLog(a.logOut, stderr, level) // the file first; stderr may close (logsetup.go)
+	hostname, _ := os.Hostname()
+	hook := &sentryHook{}
+	feed := selflog.New(hostname, hook.deliver)
+	a.log, out = newLog(a.logOut, stderr, level, feed) // the file first; stderr may close (logsetup.go)
 	slog.SetDefault(a.log)
 
-	if a.parts, err = build(o, a.log, out, a.logOut.Path()); err != nil {
+	if a.parts, err = build(o, a.log, out, a.logOut.Path(), feed, hook); err != nil {
 		return nil, err
 	}
 	if err := a.parts.Start(context.Background()); err != nil {
@@ -90,7 +94,8 @@ func start(o options, level slog.Level, stderr io.Writer) (_ *app, err error) {
 // build constructs the parts and declares their order. Later issues insert
 // their parts into this one list; the appliance stops it in reverse.
 // out is the log's output, which reports what it could not write (nil: none).
-func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*lifecycle.Sequence, error) {
+// feed is the self-log (sentry.addBase); hook gets the destinations.
+func build(o options, log *slog.Logger, out *logfile.Output, logPath string, feed *selflog.Feed, hook *sentryHook) (*lifecycle.Sequence, error) {
 	hostname, _ := os.Hostname()
 	st, err := store.New(filepath.Join(o.dataDir, confdbFile), lockTimeout)
 	if err != nil {
@@ -114,12 +119,22 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 		return nil, err
 	}
 	pipe := pipeline.New(0, log)
+	self := &outputs.Node{Settings: st, Host: hostname}
+	if feed == nil {
+		feed = selflog.New(hostname, func(*event.Batch) {})
+	}
 	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe,
-		SpoolDir: filepath.Join(o.dataDir, "spool"), Status: model, Log: log})
+		SpoolDir: filepath.Join(o.dataDir, "spool"), Status: model, Log: log,
+		Relay: outputs.RelayDeps{Keys: keystores, Identity: self.Identity, Sentry: self.SentryIdentity}})
 	if err != nil {
 		return nil, err
 	}
-	receivers, err := inputs.New(inputs.Config{Records: st.Inputs(), Keys: keystores, Sink: pipe, Pool: event.NewPool(0, 0), Status: model, Log: log})
+	self.Dests = dests
+	if hook != nil {
+		hook.dests.Store(dests)
+	}
+	receivers, err := inputs.New(inputs.Config{Records: st.Inputs(), Keys: keystores, Sink: pipe, Pool: event.NewPool(0, 0), Status: model, Log: log,
+		Router: pipe, RelayDir: filepath.Join(o.dataDir, "relay"), Identity: self.Identity})
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +144,7 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 	}
 	reg, err := commands.Build(commands.Services{
 		Accounts: acc, Lockouts: logins, Confdb: st.Operations(), Status: model, Sessions: sessions, HostKeys: hostKeys, LogPath: logPath,
-		Keystores: keystores, Bindings: web, Inputs: receivers, Trace: pipe, Outputs: dests, Filters: dests, Spools: dests,
+		Keystores: keystores, Bindings: web, Inputs: receivers, Trace: pipe, Outputs: dests, Filters: dests, Spools: dests, Relay: self,
 	})
 	if err != nil {
 		return nil, err
@@ -153,6 +168,8 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string) (*l
 		// pipeline (drains), destinations (flush, and later wait for
 		// acknowledgements until the deadline), store.
 		lifecycle.Part{Name: "destinations", Component: dests},
+		// The daemon's own log to the sentry bases: after the destinations, so it stops before them.
+		lifecycle.Part{Name: "sentry-feed", Component: feed},
 		lifecycle.Part{Name: "pipeline", Component: pipelineStatus(pipe, model)},
 		lifecycle.Part{Name: "receivers", Component: receivers},
 		lifecycle.Part{Name: "console", Component: con},

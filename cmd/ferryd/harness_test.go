@@ -100,7 +100,7 @@ func testBootstrap(t *testing.T) []byte {
 		switch {
 		case l == line:
 			l = fmt.Sprintf("httpd.openSsl %d webconsole ferry-web --bind 127.0.0.1", freePort(t))
-		case strings.HasPrefix(l, "syslog.open ") || strings.HasPrefix(l, "snmptrap.open "):
+		case strings.HasPrefix(l, "syslog.open ") || strings.HasPrefix(l, "snmptrap.open ") || strings.HasPrefix(l, "forwarder.listen "):
 			l = "# (test) " + l
 		}
 		out = append(out, l)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/ferry-appliance/ferry/internal/liveconf"
 	"github.com/ferry-appliance/ferry/net/event"
+	"github.com/ferry-appliance/ferry/net/relay"
 	"github.com/ferry-appliance/ferry/net/snmptrap"
 	"github.com/ferry-appliance/ferry/net/syslog"
 	"github.com/ferry-appliance/ferry/net/syslog/syslogmsg"
@@ -47,8 +49,14 @@ type Config struct {
 	Keys    Keys // for tls receivers; nil refuses them
 	Sink    event.Sink
 	Pool    *event.Pool
-	Status  *status.Model
-	Log     *slog.Logger
+	// Relay listeners (forwarder.listen) route what they stored through
+	// Router and keep their intake spools under RelayDir/<name>; Identity
+	// is this node in the protocol's hello.
+	Router   relay.Router
+	RelayDir string
+	Identity func() relay.Identity
+	Status   *status.Model
+	Log      *slog.Logger
 }
 
 // receiver is a running syslog or SNMP trap receiver.
@@ -184,9 +192,22 @@ func (m *Manager) build(rec store.Input, src *syslog.Sources) (receiver, error) 
 			return nil, err
 		}
 		return trapReceiver{r}, nil
+	case "relay":
+		if m.cfg.Router == nil || m.cfg.RelayDir == "" || m.cfg.Identity == nil || m.cfg.Keys == nil {
+			return nil, fmt.Errorf("input %q: this node cannot listen for the relay", rec.Name)
+		}
+		if rec.Proto != "tcp" {
+			return nil, fmt.Errorf("input %q: the relay listens on tcp, not %q", rec.Name, rec.Proto)
+		}
+		l, err := relay.NewListener(relay.ListenerConfig{Name: rec.Name, Addr: addr, Key: rec.Key, Trust: rec.Trust, Keys: m.cfg.Keys,
+			Dir: filepath.Join(m.cfg.RelayDir, rec.Name), Identity: m.cfg.Identity, Router: m.cfg.Router, Log: m.cfg.Log})
+		if err != nil {
+			return nil, err
+		}
+		return relayReceiver{l}, nil
 	case "syslog", "":
 	default:
-		return nil, fmt.Errorf("input %q: kind %q: use syslog or snmptrap", rec.Name, rec.Kind)
+		return nil, fmt.Errorf("input %q: kind %q: use syslog, snmptrap or relay", rec.Name, rec.Kind)
 	}
 	switch rec.Proto {
 	case "udp":
@@ -416,6 +437,10 @@ type Info struct {
 	BadCommunity uint64    `json:"dropped_community,omitempty"`
 	Informs      uint64    `json:"informs,omitempty"`
 	Since        time.Time `json:"since,omitzero"`
+	// relay: the listener's aliases and figures.
+	Key   string               `json:"key,omitempty"`
+	Trust string               `json:"trust,omitempty"`
+	Relay *relay.ListenerStats `json:"relay,omitempty"`
 }
 
 func (in *input) info() Info {
@@ -443,6 +468,10 @@ func (in *input) info() Info {
 	out.Truncated, out.Refused, out.Invalid = c.Truncated, c.Refused, c.Invalid
 	out.BadCommunity, out.Informs = c.BadCommunity, c.Informs
 	out.Dropped = c.QueueDrops + c.Malformed + c.KernelDrops + c.BadCommunity
+	if r, ok := in.r.(relayReceiver); ok {
+		st := r.Stats()
+		out.Relay, out.Key, out.Trust = &st, in.rec.Key, in.rec.Trust
+	}
 	return out
 }
 
@@ -513,6 +542,14 @@ func (r trapReceiver) Counters() Counters {
 }
 
 // tcpReceiver adapts syslog.TCP.
+// relayReceiver is a relay listener (forwarder.listen).
+type relayReceiver struct{ *relay.Listener }
+
+func (r relayReceiver) Counters() Counters {
+	s := r.Stats()
+	return Counters{Received: s.Events, Malformed: s.Corrupt, Refused: s.Refused, Readers: s.Connections}
+}
+
 type tcpReceiver struct{ *syslog.TCP }
 
 func (t tcpReceiver) Counters() Counters {

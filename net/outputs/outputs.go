@@ -15,11 +15,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-appliance/ferry/internal/liveconf"
 	"github.com/ferry-appliance/ferry/net/output/file"
 	"github.com/ferry-appliance/ferry/net/pipeline"
+	"github.com/ferry-appliance/ferry/net/relay"
 	"github.com/ferry-appliance/ferry/status"
 	"github.com/ferry-appliance/ferry/store"
 )
@@ -51,8 +53,10 @@ type Config struct {
 	Router  Router
 	// SpoolDir holds one spool per destination (<data-dir>/spool).
 	SpoolDir string
-	Status   *status.Model
-	Log      *slog.Logger
+	// Relay is what bases and pairs need (nil Keys: none can be added).
+	Relay  RelayDeps
+	Status *status.Model
+	Log    *slog.Logger
 }
 
 // destination is a running output.
@@ -82,12 +86,15 @@ type Manager struct {
 	freg    *status.Registration
 	closed  bool
 	started bool
+	// sentries are the running sentry bases (Sentry reads them without mu).
+	sentries atomic.Pointer[[]destination]
 }
 
 type output struct {
-	rec store.Output
-	d   destination // nil when failed
-	err error
+	rec    store.Output
+	d      destination // nil when failed, or a base in a pair
+	err    error
+	member string // the pair this base is in: the pair carries its traffic
 }
 
 // New validates the configuration only.
@@ -135,11 +142,27 @@ func (m *Manager) Start(ctx context.Context) error {
 	defer m.mu.Unlock()
 	m.started = true
 	for _, rec := range recs {
-		o := &output{rec: rec}
+		m.outs[rec.Name] = &output{rec: rec}
+	}
+	for _, rec := range recs {
+		if rec.Type == "pair" {
+			for _, name := range rec.Members {
+				if o := m.outs[name]; o != nil && o.rec.Type == "base" {
+					o.member = rec.Name
+				}
+			}
+		}
+	}
+	// Pairs last: they are built from their bases' records.
+	slices.SortStableFunc(recs, func(a, b store.Output) int { return boolCmp(a.Type == "pair", b.Type == "pair") })
+	for _, rec := range recs {
+		o := m.outs[rec.Name]
+		if o.member != "" {
+			continue
+		}
 		if o.d, o.err = m.start(ctx, rec); o.err != nil {
 			m.log.Error("destination failed", "output", rec.Name, "err", o.err)
 		}
-		m.outs[rec.Name] = o
 	}
 	m.routes = routes
 	slices.SortFunc(filters, func(a, b store.Filter) int { return a.Added.Compare(b.Added) })
@@ -196,8 +219,17 @@ func Types() []string { return []string{"discard", "file"} }
 
 // build makes the destination rec describes, validating only.
 func (m *Manager) build(rec store.Output) (destination, error) {
-	if !namePattern.MatchString(rec.Name) {
-		return nil, fmt.Errorf("output name %q: use 1-32 letters, digits, '.', '_' or '-'", rec.Name)
+	name := rec.Name
+	if rec.Sentry {
+		// Sentry bases have a namespace of their own (the guide names one
+		// "control" beside the forwarder's pair "control").
+		var ok bool
+		if name, ok = strings.CutPrefix(name, SentryPrefix); !ok || rec.Type != "base" {
+			return nil, fmt.Errorf("sentry base %q: not in the sentry namespace", rec.Name)
+		}
+	}
+	if !namePattern.MatchString(name) {
+		return nil, fmt.Errorf("output name %q: use 1-32 letters, digits, '.', '_' or '-'", name)
 	}
 	switch rec.Type {
 	case "discard":
@@ -208,6 +240,16 @@ func (m *Manager) build(rec store.Output) (destination, error) {
 			return nil, fmt.Errorf("output %q: discard has no spool (it measures ingest alone): --buffer, --sync, --when-full and --max-age do not apply", rec.Name)
 		}
 		return &discard{Discard: pipeline.NewDiscard(rec.Name)}, nil
+	case "base", "pair":
+		ep, err := m.buildRelay(rec)
+		if err != nil {
+			return nil, err
+		}
+		opts, err := m.spoolOptions(rec)
+		if err != nil {
+			return nil, err
+		}
+		return newSpooled(rec.Name, ep, opts, rec.Paused, m.log), nil
 	case "file":
 		if !filepath.IsAbs(rec.Target) {
 			return nil, fmt.Errorf("output %q: file needs an absolute directory, not %q", rec.Name, rec.Target)
@@ -245,26 +287,43 @@ func (m *Manager) publish() {
 			t.Filters = append(t.Filters, f.f)
 		}
 	}
+	starSet := false
 	for _, r := range m.routes {
+		starSet = starSet || r.Input == "*"
 		if o := m.outs[r.Destination]; o != nil && o.d != nil {
 			t.Routes[r.Input] = append(t.Routes[r.Input], o.d)
 		}
 	}
+	if !starSet {
+		for _, o := range m.defaultRoutes() {
+			t.Routes["*"] = append(t.Routes["*"], o.d)
+		}
+	}
+	var sentries []destination
+	for _, o := range m.outs {
+		if o.rec.Sentry && o.d != nil {
+			sentries = append(sentries, o.d)
+		}
+	}
+	m.sentries.Store(&sentries)
 	m.cfg.Router.SetTable(t)
 }
 
 // AddOutput starts the destination rec describes, or replaces the one of
 // that name (the new one starts, the routes move to it, then the old stops).
 func (m *Manager) AddOutput(ctx context.Context, rec store.Output) (Info, *Info, error) {
-	if _, err := m.build(rec); err != nil {
-		return Info{}, nil, err
-	}
-	rec.Added = time.Now().UTC()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return Info{}, nil, errors.New("outputs: shutting down")
 	}
+	if err := m.pairing(rec); err != nil {
+		return Info{}, nil, err
+	}
+	if _, err := m.build(rec); err != nil {
+		return Info{}, nil, err
+	}
+	rec.Added = time.Now().UTC()
 	old := m.outs[rec.Name]
 	var replaced *Info
 	if old != nil {
@@ -292,6 +351,10 @@ func (m *Manager) AddOutput(ctx context.Context, rec store.Output) (Info, *Info,
 	if err != nil {
 		return Info{}, nil, fmt.Errorf("output %q: %w", rec.Name, err)
 	}
+	if rec.Type == "pair" {
+		m.leavePair(ctx, rec.Name, rec.Members) // a replaced pair's bases it no longer has
+		m.joinPair(ctx, rec)
+	}
 	m.log.Info("destination added", "output", rec.Name, "type", rec.Type, "target", rec.Target)
 	return next.info(), replaced, nil
 }
@@ -305,6 +368,9 @@ func (m *Manager) RemoveOutput(ctx context.Context, name string, discardSpool bo
 	o := m.outs[name]
 	if o == nil {
 		return fmt.Errorf("output %q: not found (forwarder.outputs lists them)", name)
+	}
+	if o.member != "" {
+		return fmt.Errorf("base %q is in pair %q: forwarder.removeBasePair it first", name, o.member)
 	}
 	var users []string
 	for _, r := range m.routes {
@@ -335,10 +401,15 @@ func (m *Manager) RemoveOutput(ctx context.Context, name string, discardSpool bo
 				m.log.Error("spool directory not removed", "output", name, "err", err)
 			}
 		}
+		m.publish()
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("output %q: %w", name, err)
+	}
+	if o.rec.Type == "pair" {
+		m.leavePair(ctx, name, nil)
+		m.publish()
 	}
 	return nil
 }
@@ -406,13 +477,31 @@ type Info struct {
 	LastError string `json:"last_error,omitempty"`
 	// Spool is the destination's spool, for those that have one.
 	Spool *SpoolInfo `json:"spool,omitempty"`
+	// Bases and pairs: the aliases, a pair's bases, and the relay's figures.
+	Key     string             `json:"key,omitempty"`
+	Trust   string             `json:"trust,omitempty"`
+	Members []string           `json:"members,omitempty"`
+	Sentry  bool               `json:"sentry,omitempty"`
+	Relay   *relay.ClientStats `json:"relay,omitempty"`
+	client  *relay.Client
 }
 
 func (o *output) info() Info {
-	in := Info{Name: o.rec.Name, Type: o.rec.Type, Target: o.rec.Target, State: "running"}
+	in := Info{Name: o.rec.Name, Type: o.rec.Type, Target: o.rec.Target, State: "running",
+		Key: o.rec.Key, Trust: o.rec.Trust, Members: o.rec.Members, Sentry: o.rec.Sentry}
+	if o.member != "" {
+		in.State = "in pair " + o.member
+		return in
+	}
 	if o.d == nil {
 		in.State = "failed: " + o.err.Error()
 		return in
+	}
+	if sp, ok := o.d.(*spooled); ok {
+		if ep, ok := sp.w.(relayEndpoint); ok {
+			st := ep.Stats()
+			in.Relay, in.client = &st, ep.Client
+		}
 	}
 	c := o.d.Counters()
 	in.EventsIn, in.Written, in.Errors, in.LastError = c.EventsIn, c.Written, c.Errors, c.LastError
@@ -491,4 +580,14 @@ func (discard) Shutdown(context.Context) error { return nil }
 func (d discard) Counters() Counters {
 	n, _ := d.Counts()
 	return Counters{EventsIn: n, Written: n}
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

@@ -14,12 +14,25 @@ import (
 	"github.com/ferry-appliance/ferry/net/spool"
 )
 
+// endpoint is what a spool delivers to: a writer or a shipper.
+type endpoint interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
 // writer is a destination that delivers a batch and says whether it did
 // (file.Output.Write): what a spool's sender acknowledges.
 type writer interface {
-	Start(ctx context.Context) error
-	Shutdown(ctx context.Context) error
+	endpoint
 	Write(b *event.Batch) error
+}
+
+// shipper reads the spool itself and acknowledges what its far end did
+// (relay.Client: records shipped as stored, several in flight, to one base
+// or a pair), until ctx ends. hold is true while paused.
+type shipper interface {
+	endpoint
+	Ship(ctx context.Context, sp *spool.Spool, hold func() bool, delivered func(events uint64))
 }
 
 // spooled puts a durable spool in front of a writer: Accept appends to the
@@ -29,7 +42,7 @@ type writer interface {
 // appended is lost to it.
 type spooled struct {
 	name string
-	w    writer
+	w    endpoint // a writer or a shipper
 	opts spool.Options
 	pool *event.Pool
 	log  *slog.Logger
@@ -52,7 +65,7 @@ type spooled struct {
 	inRate, outRate                       atomic.Uint64 // float64 bits, events/s
 }
 
-func newSpooled(name string, w writer, opts spool.Options, paused bool, log *slog.Logger) *spooled {
+func newSpooled(name string, w endpoint, opts spool.Options, paused bool, log *slog.Logger) *spooled {
 	s := &spooled{name: name, w: w, opts: opts, pool: event.NewPool(0, 0), log: log.With("output", name),
 		wake: make(chan struct{}, 1), ready: make(chan struct{})}
 	s.intake, s.stopIntake = context.WithCancel(context.Background())
@@ -76,7 +89,15 @@ func (s *spooled) Start(ctx context.Context) error {
 	}
 	s.sp.Store(sp)
 	s.wg.Add(2)
-	go s.send()
+	switch w := s.w.(type) {
+	case shipper:
+		go func() {
+			defer s.wg.Done()
+			w.Ship(s.sending, sp, s.paused.Load, func(n uint64) { s.written.Add(n) })
+		}()
+	case writer:
+		go s.send(w)
+	}
 	go s.measure()
 	s.readyOnce.Do(func() { close(s.ready) })
 	return nil
@@ -142,7 +163,7 @@ func (s *spooled) waitResumed() bool {
 // or backing off) the record it holds may be dropped by the spool's full
 // policy, so each retry reads the spool's head again (Rewind) rather than
 // writing what it holds: a dropped record is never also delivered.
-func (s *spooled) send() {
+func (s *spooled) send(w writer) {
 	defer s.wg.Done()
 	sp := s.sp.Load()
 	backoff := time.Duration(0)
@@ -173,7 +194,7 @@ func (s *spooled) send() {
 			sp.Ack(rec.LastSeq())
 			continue
 		}
-		err = s.w.Write(b)
+		err = w.Write(b)
 		b.Release()
 		if err != nil {
 			s.setErr(err)
@@ -275,6 +296,9 @@ type SpoolInfo struct {
 	DropAge    uint64  `json:"dropped_age"`
 	DropDisk   uint64  `json:"dropped_disk_full"`
 	DropCorrup uint64  `json:"dropped_corrupt"`
+	// Replayed: after an unclean stop, the events the spool opened with
+	// that may have been delivered already: a bound on duplicates.
+	Replayed uint64 `json:"replayed_at_start"`
 }
 
 func (s *spooled) spoolInfo() SpoolInfo {
@@ -287,7 +311,7 @@ func (s *spooled) spoolInfo() SpoolInfo {
 		Sync: s.opts.Sync.String(), WhenFull: s.opts.WhenFull.String(),
 		InRate: math.Float64frombits(s.inRate.Load()), OutRate: math.Float64frombits(s.outRate.Load()),
 		DropFull: st.Dropped.Full + s.blocked.Load(), DropAge: st.Dropped.Age, DropDisk: st.Dropped.DiskFull,
-		DropCorrup: st.Dropped.Corrupt + s.corrupt.Load()}
+		DropCorrup: st.Dropped.Corrupt + s.corrupt.Load(), Replayed: st.Recovery.Replayable}
 	if !st.OldestUnacked.IsZero() {
 		in.OldestAge = time.Since(st.OldestUnacked).Seconds()
 	}

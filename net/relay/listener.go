@@ -147,10 +147,10 @@ func (l *Listener) Start(ctx context.Context) error {
 		sp.Close()
 		return fmt.Errorf("relay listener %q: %w", l.cfg.Name, err)
 	}
-	// What the intake holds at start may have been routed already before
-	// an unclean stop (its cursor is synced once a second): counted as
-	// possible duplicates of the core's own outputs.
-	l.replayed = sp.Stats().Events
+	// After an unclean stop, what the intake holds at start may have been
+	// routed already (its cursor is synced once a second): counted as
+	// possible duplicates of this node's own outputs.
+	l.replayed = sp.Stats().Recovery.Replayable
 	l.ln, l.sp, l.state = ln, sp, st
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.wg.Add(3)

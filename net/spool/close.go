@@ -60,5 +60,28 @@ func (s *Spool) close() error {
 		err = errors.Join(err, fmt.Errorf("spool %q: cursor: %w", s.name, cerr))
 	}
 	s.cmu.Unlock()
+	if err == nil {
+		err = s.markClean()
+	}
+	return err
+}
+
+// cleanName marks a spool closed cleanly; Open removes it.
+const cleanName = "clean"
+
+// markClean records that everything is persisted: the next Open is not
+// after a crash.
+func (s *Spool) markClean() error {
+	f, err := s.fs.Create(s.path(cleanName))
+	if err != nil {
+		return fmt.Errorf("spool %q: clean mark: %w", s.name, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.fs.SyncDir(s.opts.Dir)
+	}
 	return err
 }

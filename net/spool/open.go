@@ -2,7 +2,9 @@ package spool
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 )
 
@@ -30,6 +32,10 @@ func Open(opts Options) (*Spool, error) {
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if err := s.recover(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	if err := s.takeClean(); err != nil {
 		s.closeFiles()
 		return nil, err
 	}
@@ -245,4 +251,23 @@ func (s *Spool) closeFiles() {
 	if s.w.f != nil {
 		s.w.f.Close()
 	}
+}
+
+// takeClean removes the clean mark (durably: a crash from here on is
+// unclean) and records whether there was one.
+func (s *Spool) takeClean() error {
+	name := s.path(cleanName)
+	if _, err := s.fs.Stat(name); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("spool %q: clean mark: %w", s.name, err)
+		}
+		if s.next > 1 { // not a new spool
+			s.recovery.Unclean, s.recovery.Replayable = true, s.eventsIn(s.acked, s.next-1)
+		}
+		return nil
+	}
+	if err := s.fs.Remove(name); err != nil {
+		return fmt.Errorf("spool %q: clean mark: %w", s.name, err)
+	}
+	return s.fs.SyncDir(s.opts.Dir)
 }

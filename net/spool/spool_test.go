@@ -557,3 +557,28 @@ func TestWaitDurable(t *testing.T) {
 		t.Fatalf("SyncAlways: Durable %d after 4 events, want 4", d)
 	}
 }
+
+// TestCleanMark: a spool closed cleanly reopens clean; one that was not
+// (the process died) says so and how many events it may replay.
+func TestCleanMark(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{Dir: dir, MaxBytes: 1 << 20, Log: discard()}
+	s := mustOpen(t, o)
+	if st := s.Stats(); st.Recovery.Unclean {
+		t.Fatal("a new spool is not unclean")
+	}
+	appendN(t, s, 0, 4, 5)
+	if err := s.Ack(5); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = mustOpen(t, o)
+	if st := s.Stats(); st.Recovery.Unclean || st.Recovery.Replayable != 0 {
+		t.Fatalf("after Close: %+v", st.Recovery)
+	}
+	// Not closed: the mark Open removed is not written again.
+	s2 := mustOpen(t, Options{Dir: dir, MaxBytes: 1 << 20, Log: discard()})
+	if st := s2.Stats(); !st.Recovery.Unclean || st.Recovery.Replayable != 15 {
+		t.Fatalf("opened without a Close: %+v", st.Recovery)
+	}
+}

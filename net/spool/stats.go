@@ -39,6 +39,13 @@ type Recovery struct {
 	// disk, nor acknowledged, nor set aside. Neither follows a crash when
 	// the spool keeps its ordering rules.
 	CursorAhead, Missing uint64
+	// Unclean: the spool was not closed (a crash, kill -9, power loss).
+	// Replayable is then how many unacknowledged events it opened with:
+	// its reader may have delivered some of them already (the cursor is
+	// synced once per interval), so they bound what a destination can see
+	// twice. After a clean Close both are zero.
+	Unclean    bool
+	Replayable uint64
 }
 
 // Stats reports the spool's figures. After Open it may read the record
