@@ -241,7 +241,7 @@ func baseLine(o outputs.Info) string {
 				line += ", " + m.State
 			}
 		}
-		line += fmt.Sprintf(", acknowledged=%d, resent=%d", r.Acked, r.Resent)
+		line += fmt.Sprintf(", acknowledged=%d, resent=%d, duplicates_suppressed=%d", r.Acked, r.Resent, r.Suppressed)
 	}
 	if sp := o.Spool; sp != nil {
 		line += fmt.Sprintf(", spool=%s/%s, queued=%d, oldest=%s, out_rate=%.0f/s, dropped=%d (full=%d, age=%d, disk_full=%d, corrupt=%d)",

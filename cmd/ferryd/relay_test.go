@@ -169,6 +169,17 @@ sentry.addBase control 127.0.0.1 %[2]d ferry-sentry ferry-ca 10485760000
 	if got := c.mustRun(t, "forwarder.listeners", ""); !strings.Contains(got, "state=listening, connections=2,") {
 		t.Errorf("forwarder.listeners on the core:\n%s", got)
 	}
+	// The same figures in the status model (/metrics, /api/status, the console).
+	cst := parseStatus(t, c.mustRun(t, "system.status --json", ""))
+	if cst.number(t, "relay", "connections", "listener", fmt.Sprintf("relay-%d", c.port)) != 2 ||
+		cst.number(t, "relay", "stored_total", "listener", fmt.Sprintf("relay-%d", c.port)) < 500 {
+		t.Errorf("the core's relay status section is not right")
+	}
+	est := parseStatus(t, edge.mustRun(t, "system.status --json", ""))
+	if est.number(t, "output", "relay_acknowledged_total", "destination", "control") != 500 ||
+		est.number(t, "output", "relay_up", "destination", "control", "base", "control_1") != 1 {
+		t.Errorf("the edge's output status section is not right")
+	}
 }
 
 // The base is down (the core stopped) for longer than any timeout the
@@ -416,4 +427,35 @@ forwarder.addBasePair ab a b
 		dups += k - 1
 	}
 	t.Logf("%d events at a or b, none missing; %d at both (resent on failover: %d)", n, dups, resent)
+}
+
+// The keystore file behind ferry-sentry is replaced by one with another
+// password, and ferryd restarts: the base shows the guide's line, the log
+// says it, and registering the file with its password mends it live.
+func TestRelayWrongKeystorePassword(t *testing.T) {
+	c := startCore(t, "", t.TempDir(), freePort(t))
+	edgeDir := t.TempDir()
+	edge, _ := startEdge(t, edgeDir, c, "")
+	waitUntil(t, func() bool { return strings.Contains(edge.mustRun(t, "forwarder.connections", ""), "[core] id=") })
+	out := t.TempDir()
+	const otherPW = "Other-Pass-0002"
+	c.mustRun(t, "", fmt.Sprintf("certs.issue %s/other.pfx edge-sentry client\n%s\n", out, otherPW))
+	edge.stop()
+	raw, err := os.ReadFile(filepath.Join(out, "other.pfx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(edgeDir, "ca", "certs", "core-sentry.pfx")
+	if err := os.WriteFile(target, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	edge2 := startDaemon(t, edgeDir)
+	waitUntil(t, func() bool {
+		return strings.Contains(edge2.mustRun(t, "forwarder.bases", ""), "keystore password was incorrect")
+	})
+	if !strings.Contains(edge2.logs.String(), "keystore password was incorrect") {
+		t.Fatalf("the daemon log does not say it:\n%s", edge2.logs.String())
+	}
+	edge2.mustRun(t, "", fmt.Sprintf("keystore.unregister ferry-sentry\nkeystore.register ferry-sentry PKCS12 %s\n%s\n", target, otherPW))
+	waitUntil(t, func() bool { return strings.Contains(edge2.mustRun(t, "forwarder.connections", ""), "[core] id=") })
 }

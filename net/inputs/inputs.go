@@ -87,12 +87,13 @@ type Manager struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex // serialises changes
-	running map[string]*input
-	view    atomic.Pointer[[]*input] // for readers: lists never wait for a change
-	reg     *status.Registration
-	trapReg *status.Registration
-	closed  bool
+	mu       sync.Mutex // serialises changes
+	running  map[string]*input
+	view     atomic.Pointer[[]*input] // for readers: lists never wait for a change
+	reg      *status.Registration
+	trapReg  *status.Registration
+	relayReg *status.Registration
+	closed   bool
 }
 
 // input is one record and what runs for it.
@@ -130,6 +131,11 @@ func (m *Manager) Start(ctx context.Context) error {
 			m.reg.Remove()
 			return err
 		}
+		if m.relayReg, err = m.cfg.Status.Register("relay", nil, m.relayFields); err != nil {
+			m.reg.Remove()
+			m.trapReg.Remove()
+			return err
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -157,6 +163,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	m.closed = true
 	m.reg.Remove()
 	m.trapReg.Remove()
+	m.relayReg.Remove()
 	var errs []error
 	for _, in := range m.running {
 		if in.r != nil {
@@ -507,6 +514,35 @@ func (m *Manager) fields() []status.Field {
 		out = append(out, inUp.Field(in.State == "listening", in.Name), inReceived.Field(in.Received, in.Name),
 			inDropped.Field(in.QueueDrops, in.Name, "queue"), inDropped.Field(in.Malformed, in.Name, "malformed"),
 			inDropped.Field(in.KernelDrops, in.Name, "kernel"), inCut.Field(in.Truncated, in.Name), inInvalid.Field(in.Invalid, in.Name), inRefused.Field(in.Refused, in.Name))
+	}
+	return out
+}
+
+// The relay section's fields (ferry_relay_*), by listener (forwarder.listen).
+var (
+	relayUp       = status.NewGauge("up", "", "1 if the relay listener is listening", "listener")
+	relayConns    = status.NewGauge("connections", "", "Senders connected", "listener")
+	relayStored   = status.NewCounter("stored_total", "Events stored in the intake spool and acknowledged", "listener")
+	relayRouted   = status.NewCounter("routed_total", "Events routed from the intake spool into the pipeline", "listener")
+	relayDups     = status.NewCounter("duplicates_suppressed_total", "Events a sender sent again that were already stored: acknowledged, not stored twice", "listener")
+	relayReplayed = status.NewGauge("replayed_at_start", "", "Events the intake may have routed before an unclean stop and routes again (possible duplicates)", "listener")
+	relayCorrupt  = status.NewCounter("corrupt_total", "Events in batches that did not decode (their connection was closed)", "listener")
+	relayRefused  = status.NewCounter("refused_total", "Connections refused: TLS handshake or hello failed", "listener")
+	relayQueued   = status.NewGauge("intake_events", "", "Events in the intake spool not yet routed", "listener")
+)
+
+func (m *Manager) relayFields() []status.Field {
+	var out []status.Field
+	for _, in := range m.List() {
+		if in.Kind != "relay" {
+			continue
+		}
+		out = append(out, relayUp.Field(in.State == "listening", in.Name))
+		if r := in.Relay; r != nil {
+			out = append(out, relayConns.Field(r.Connections, in.Name), relayStored.Field(r.Stored, in.Name), relayRouted.Field(r.Routed, in.Name),
+				relayDups.Field(r.DupEvents, in.Name), relayReplayed.Field(r.Replayed, in.Name), relayCorrupt.Field(r.Corrupt, in.Name),
+				relayRefused.Field(r.Refused, in.Name), relayQueued.Field(r.IntakeQueued, in.Name))
+		}
 	}
 	return out
 }

@@ -545,6 +545,11 @@ var (
 	spoolOutRate = status.NewGauge("spool_out_rate", "", "Events per second delivered out of the spool", "destination")
 	spoolDropped = status.NewCounter("spool_dropped_total", "Events the spool shed, by reason (full, age, disk_full, corrupt)", "destination", "reason")
 	spoolPaused  = status.NewGauge("paused", "", "1 while forwarder.pause holds the destination", "destination")
+	spoolReplay  = status.NewGauge("spool_replayed_at_start", "", "Events an unclean start may deliver again (possible duplicates)", "destination")
+
+	relayAcked  = status.NewCounter("relay_acknowledged_total", "Events the base acknowledged (stored at its end)", "destination")
+	relayResent = status.NewCounter("relay_resent_total", "Events sent again after a connection was lost (the base suppresses what it stored)", "destination")
+	relayUp     = status.NewGauge("relay_up", "", "1 while the connection to the base is up", "destination", "base")
 )
 
 func (m *Manager) fields() []status.Field {
@@ -556,7 +561,13 @@ func (m *Manager) fields() []status.Field {
 				spoolOldest.Field(sp.OldestAge, in.Name), spoolInRate.Field(sp.InRate, in.Name), spoolOutRate.Field(sp.OutRate, in.Name),
 				spoolDropped.Field(sp.DropFull, in.Name, "full"), spoolDropped.Field(sp.DropAge, in.Name, "age"),
 				spoolDropped.Field(sp.DropDisk, in.Name, "disk_full"), spoolDropped.Field(sp.DropCorrup, in.Name, "corrupt"),
-				spoolPaused.Field(sp.Paused, in.Name))
+				spoolPaused.Field(sp.Paused, in.Name), spoolReplay.Field(sp.Replayed, in.Name))
+		}
+		if r := in.Relay; r != nil {
+			out = append(out, relayAcked.Field(r.Acked, in.Name), relayResent.Field(r.Resent, in.Name))
+			for _, b := range r.Members {
+				out = append(out, relayUp.Field(b.State == "up", in.Name, b.Name))
+			}
 		}
 	}
 	return out

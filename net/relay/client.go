@@ -51,7 +51,7 @@ type Client struct {
 	log     *slog.Logger
 	members []*member
 
-	resent, acked atomic.Uint64
+	resent, acked, dups atomic.Uint64
 }
 
 // NewClient validates cfg only.
@@ -137,6 +137,7 @@ type memberEvent struct {
 	up          bool  // connected
 	err         error // down
 	ack         bool
+	dup         bool // the base had stored it before
 	stream      string
 	first, last uint64
 }
@@ -304,6 +305,9 @@ func (d *dispatch) handle(ev memberEvent) {
 		delete(d.byKey, entryKey{ev.stream, ev.first})
 		m.inflight--
 		m.acked.Add(uint64(e.rec.Count))
+		if ev.dup {
+			d.c.dups.Add(uint64(e.rec.Count))
+		}
 		d.advance()
 		d.assignWaiting()
 	case ev.err != nil:
@@ -432,10 +436,13 @@ type ClientStats struct {
 	Members []MemberStats `json:"members"`
 	Resent  uint64        `json:"resent"`
 	Acked   uint64        `json:"acknowledged"`
+	// Suppressed: acknowledged events the base said it had stored before
+	// (resends it did not store twice).
+	Suppressed uint64 `json:"duplicates_suppressed"`
 }
 
 func (c *Client) Stats() ClientStats {
-	s := ClientStats{Resent: c.resent.Load(), Acked: c.acked.Load()}
+	s := ClientStats{Resent: c.resent.Load(), Acked: c.acked.Load(), Suppressed: c.dups.Load()}
 	for _, m := range c.members {
 		ms := MemberStats{Name: m.Name, Addr: m.Addr, State: *m.state.Load(), Sent: m.sent.Load(), Acked: m.acked.Load(), Conns: m.conns.Load()}
 		if p := m.lastErr.Load(); p != nil {

@@ -203,7 +203,7 @@ func (cc *clientConn) run(ctx context.Context, m *member, events chan<- memberEv
 		case typeAck:
 			cc.queued.Add(-1)
 			select {
-			case events <- memberEvent{m: m, c: cc, ack: true, stream: f.stream, first: f.first, last: f.last}:
+			case events <- memberEvent{m: m, c: cc, ack: true, stream: f.stream, first: f.first, last: f.last, dup: f.flags&ackDuplicate != 0}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}

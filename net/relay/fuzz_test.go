@@ -13,6 +13,7 @@ func FuzzFrame(f *testing.F) {
 		{typ: typeWelcome, version: Version, guid: "core", name: "c"},
 		{typ: typeBatch, stream: "abc/base", first: 7, count: 3, codec: CodecSpool, payload: []byte{0x28, 0xb5, 0x2f, 0xfd, 1, 2}},
 		{typ: typeAck, stream: "abc/base", first: 7, last: 9},
+		{typ: typeAck, stream: "abc/base", first: 7, last: 9, flags: ackDuplicate},
 		{typ: typePing, nonce: 42},
 		{typ: typePong, nonce: 42},
 		{typ: typeError, msg: "unsupported"},

@@ -185,8 +185,20 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 			c.close()
 		}
 		l.mu.Unlock()
-		l.wg.Wait()
-		err = l.sp.Close()
+		done := make(chan struct{})
+		go func() {
+			l.wg.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+			err = l.sp.Close()
+		case <-ctx.Done():
+			// The forwarder is held by a destination that blocks (a full
+			// spool under --when-full block). What it was routing stays in
+			// the intake, unacknowledged, and is routed at the next start.
+			err = fmt.Errorf("relay listener %q: still routing at the deadline: %w", l.cfg.Name, ctx.Err())
+		}
 	})
 	return err
 }
@@ -286,7 +298,7 @@ func (l *Listener) commit(group []*job) {
 			// acknowledged again, not stored twice.
 			l.dupBatches.Add(1)
 			l.dupEvents.Add(uint64(j.count))
-			j.c.ack(j)
+			j.c.ack(j, true)
 			continue
 		}
 		end := next + uint64(j.count) - 1
@@ -326,7 +338,7 @@ func (l *Listener) commit(group []*job) {
 	st.resolve(l.sp.NextSeq())
 	for _, j := range todo[:n] {
 		l.stored.Add(uint64(j.count))
-		j.c.ack(j)
+		j.c.ack(j, false)
 	}
 }
 

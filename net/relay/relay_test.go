@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -72,15 +73,17 @@ func TestBaseDownThenUp(t *testing.T) {
 	checkOnce(t, got[1000:], 1000, 1000)
 }
 
-// TestResendSuppressed: a listener restarted (its acknowledgements lost in
-// between) and a sender that starts again from its spool: what was stored
-// is acknowledged again, not stored twice, across the restart.
+// TestResendSuppressed: a listener restarted, and a sender whose spool
+// holds again what the listener stored (an edge that crashed before its
+// acknowledged position was synced: the same stream, the same numbers).
+// What was stored is acknowledged again, not stored twice, across the
+// listener's restart; the sender is told which acknowledgements those were.
 func TestResendSuppressed(t *testing.T) {
 	p := newPKI(t, "core")
 	addr, ldir := freeAddr(t), t.TempDir()
 	out := newSink()
 	l := startListener(t, p, ldir, addr, out)
-	sdir, stream := t.TempDir(), filepath.Join(t.TempDir(), "relay-stream")
+	stream := filepath.Join(t.TempDir(), "relay-stream")
 	mk := func() *Client {
 		c, err := NewClient(ClientConfig{Name: "core", Members: []Member{base("core", addr)}, Keys: p, Identity: ident("edge"),
 			StreamFile: stream, Log: discardLog()})
@@ -89,32 +92,27 @@ func TestResendSuppressed(t *testing.T) {
 		}
 		return c
 	}
-	sp := openSpool(t, sdir)
+	sp := openSpool(t, t.TempDir())
+	defer sp.Close()
 	fill(t, sp, 0, 100, 10)
 	s := ship(t, mk(), sp)
 	waitFor(t, "1000 events", 20*time.Second, func() bool { return out.count() >= 1000 })
 	s.stop()
-	// The edge "crashes": its cursor is not synced, so it sends everything again.
-	sp.Close()
-	sp2 := openSpool(t, sdir)
-	defer sp2.Close()
-	sp2.Rewind()
 	l.Shutdown(context.Background())
 	l2 := startListener(t, p, ldir, addr, out)
-	// Resend the whole spool by hand-built frames through a fresh client whose
-	// spool still holds the records (simulated by a second spool with the same numbers).
-	edir := t.TempDir()
-	again := openSpool(t, edir)
+	again := openSpool(t, t.TempDir())
 	defer again.Close()
 	fill(t, again, 0, 100, 10)
 	fill(t, again, 1000, 10, 10)
-	ship(t, mk(), again)
+	resender := mk()
+	ship(t, resender, again)
 	waitFor(t, "1100 events", 20*time.Second, func() bool { return out.count() >= 1100 })
 	time.Sleep(200 * time.Millisecond)
 	checkOnce(t, out.all(), 0, 1100)
 	if st := l2.Stats(); st.DupEvents != 1000 {
 		t.Fatalf("duplicates suppressed %d, want 1000", st.DupEvents)
 	}
+	waitFor(t, "the sender told of them", 5*time.Second, func() bool { return resender.Stats().Suppressed == 1000 })
 }
 
 // TestPairFailover: two bases share the load; when one stops, the other
@@ -279,4 +277,88 @@ func TestWrongVersion(t *testing.T) {
 	if f.typ != typeError || !strings.Contains(f.msg, "version 9") || !strings.Contains(f.msg, fmt.Sprint(Version)) {
 		t.Fatalf("answer %+v", f)
 	}
+}
+
+// rawSender is a hand-driven sender: TLS with the sender's certificate,
+// hello done.
+func rawSender(t *testing.T, p *pki, addr string) (*tls.Conn, *reader) {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{*p.certs["sentry"]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.Write(appendFrame(nil, &frame{typ: typeHello, version: Version, guid: "raw", name: "raw"}))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := newReader(conn)
+	if f, err := r.next(); err != nil || f.typ != typeWelcome {
+		t.Fatalf("welcome: %+v %v", f, err)
+	}
+	return conn, r
+}
+
+// TestBadFrames: a batch that does not decode, a frame cut short, and an
+// unknown frame type each close that connection with a clear error, store
+// nothing, and leave the listener serving the next sender.
+func TestBadFrames(t *testing.T) {
+	p := newPKI(t, "core")
+	out := newSink()
+	l := startListener(t, p, t.TempDir(), "127.0.0.1:0", out)
+	for _, tc := range []struct {
+		name  string
+		bytes []byte
+		want  string
+	}{
+		{"corrupt payload", appendFrame(nil, &frame{typ: typeBatch, stream: "s/x", first: 1, count: 2, codec: CodecSpool, payload: []byte("not zstd at all")}), "does not decode"},
+		{"unknown codec", appendFrame(nil, &frame{typ: typeBatch, stream: "s/x", first: 1, count: 2, codec: 9, payload: []byte{1}}), "codec 9"},
+		{"unknown type", []byte{0, 0, 0, 1, 99}, "unknown frame type 99"},
+		{"cut short", []byte{0, 0, 0, 50, typeBatch, 0, 3, 's'}, "cut short"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, r := rawSender(t, p, l.Addr())
+			conn.Write(tc.bytes)
+			if tc.name == "cut short" {
+				conn.CloseWrite()
+			}
+			for {
+				f, err := r.next()
+				if err != nil {
+					break // closed by the listener
+				}
+				if f.typ == typeError && !strings.Contains(f.msg, tc.want) {
+					t.Errorf("error frame %q, want %q in it", f.msg, tc.want)
+				}
+			}
+			waitFor(t, "the listener's last error", 5*time.Second, func() bool { return strings.Contains(l.Stats().LastError, tc.want) })
+		})
+	}
+	if st := l.Stats(); st.Stored != 0 || out.count() != 0 {
+		t.Fatalf("stored %d, routed %d from bad frames", st.Stored, out.count())
+	}
+	// Still serving.
+	sp := openSpool(t, t.TempDir())
+	defer sp.Close()
+	fill(t, sp, 0, 3, 3)
+	ship(t, client(t, p, "core", base("core", l.Addr())), sp)
+	waitFor(t, "9 events", 10*time.Second, func() bool { return out.count() == 9 })
+}
+
+// TestSenderStopsReading: a sender that sends but never reads what it is
+// sent (acks, pongs) is disconnected once its unread frames fill the
+// listener's queue, rather than wedging it.
+func TestSenderStopsReading(t *testing.T) {
+	p := newPKI(t, "core")
+	l := startListener(t, p, t.TempDir(), "127.0.0.1:0", newSink())
+	conn, _ := rawSender(t, p, l.Addr())
+	ping := appendFrame(nil, &frame{typ: typePing, nonce: 1})
+	var err error
+	deadline := time.Now().Add(20 * time.Second)
+	for err == nil && time.Now().Before(deadline) {
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, err = conn.Write(bytes.Repeat(ping, 512))
+	}
+	if err == nil {
+		t.Fatal("the listener kept reading pings nobody read the answers of")
+	}
+	waitFor(t, "the connection gone", 5*time.Second, func() bool { return l.Stats().Connections == 0 })
 }

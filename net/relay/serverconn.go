@@ -53,8 +53,12 @@ func (c *serverConn) send(f *frame) {
 	}
 }
 
-func (c *serverConn) ack(j *job) {
-	c.send(&frame{typ: typeAck, stream: j.stream, first: j.first, last: j.last})
+func (c *serverConn) ack(j *job, dup bool) {
+	f := &frame{typ: typeAck, stream: j.stream, first: j.first, last: j.last}
+	if dup {
+		f.flags = ackDuplicate
+	}
+	c.send(f)
 }
 
 func (c *serverConn) serve() {

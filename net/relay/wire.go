@@ -24,7 +24,7 @@ const (
 	typeHello   byte = 1 // sender -> listener: magic, version, guid, name
 	typeWelcome byte = 2 // listener -> sender: magic, version, guid, name
 	typeBatch   byte = 3 // stream, first, count, codec, payload
-	typeAck     byte = 4 // stream, first, last
+	typeAck     byte = 4 // stream, first, last, flags (ackDuplicate)
 	typePing    byte = 5 // nonce
 	typePong    byte = 6 // nonce
 	typeError   byte = 7 // message; the connection closes after it
@@ -56,7 +56,11 @@ type frame struct {
 	payload []byte
 	nonce   uint64
 	msg     string
+	flags   byte // ack
 }
+
+// ackDuplicate: the listener had stored the batch before (a resend).
+const ackDuplicate byte = 1
 
 // appendFrame appends f's encoding: a 4-byte length (of everything after
 // it), the type, the body.
@@ -79,6 +83,7 @@ func appendFrame(dst []byte, f *frame) []byte {
 		dst = appendStr(dst, f.stream)
 		dst = binary.BigEndian.AppendUint64(dst, f.first)
 		dst = binary.BigEndian.AppendUint64(dst, f.last)
+		dst = append(dst, f.flags)
 	case typePing, typePong:
 		dst = binary.BigEndian.AppendUint64(dst, f.nonce)
 	case typeError:
@@ -160,6 +165,7 @@ func decodeFrame(b []byte) (*frame, error) {
 		f.stream = d.str()
 		f.first = d.u64()
 		f.last = d.u64()
+		f.flags = d.byte()
 	case typePing, typePong:
 		f.nonce = d.u64()
 	case typeError:
