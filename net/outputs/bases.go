@@ -83,7 +83,7 @@ func (m *Manager) buildRelay(rec store.Output) (endpoint, error) {
 		stream = filepath.Join(m.cfg.SpoolDir, rec.Name, "relay-stream")
 	}
 	c, err := relay.NewClient(relay.ClientConfig{Name: rec.Name, Members: members, Keys: deps.Keys, Identity: id,
-		StreamFile: stream, Log: m.cfg.Log})
+		StreamFile: stream, Unsynced: rec.Sync == "never", Log: m.cfg.Log})
 	if err != nil {
 		return nil, err
 	}

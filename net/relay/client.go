@@ -36,10 +36,16 @@ type ClientConfig struct {
 	// StreamFile keeps the spool's stream id (beside the spool); "" makes a
 	// new one at every start (a memory queue's numbers start again).
 	StreamFile string
-	Window     int           // batches in flight per connection (default 64)
-	Heartbeat  time.Duration // how often to ping (default 250 ms)
-	DeadAfter  time.Duration // silence that is a dead base (default 1 s)
-	Log        *slog.Logger
+	// Unsynced: the spool syncs only at rolls (--sync never), so the
+	// client ships what is written, not what is synced. After an unclean
+	// start such a spool may give numbers the base has seen to new events,
+	// so the stream starts afresh (resends may then be stored twice; the
+	// spool counts them as replayable).
+	Unsynced  bool
+	Window    int           // batches in flight per connection (default 64)
+	Heartbeat time.Duration // how often to ping (default 250 ms)
+	DeadAfter time.Duration // silence that is a dead base (default 1 s)
+	Log       *slog.Logger
 }
 
 // Client ships a spool's records to its members and acknowledges them in
@@ -147,6 +153,12 @@ type memberEvent struct {
 // after a crash), sends, and acknowledges. hold reports a pause:
 // nothing new is sent while it is true. delivered counts acknowledged events.
 func (c *Client) Ship(ctx context.Context, sp *spool.Spool, hold func() bool, delivered func(uint64)) {
+	if c.cfg.Unsynced && sp.Stats().Recovery.Unclean && c.cfg.StreamFile != "" {
+		if err := os.Remove(c.cfg.StreamFile); err == nil {
+			c.log.Warn("unclean start of a spool synced only at rolls (--sync never): a new stream, so the base cannot take new events for resends; resends may be stored twice",
+				"replayable", sp.Stats().Recovery.Replayable)
+		}
+	}
 	stream, err := loadStream(c.cfg.StreamFile)
 	if err != nil {
 		c.log.Error("stream id file unusable; a new id for this run (the base may store resends twice)", "err", err)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-appliance/ferry/net/spool"
 )
 
 func client(t testing.TB, keys Keys, name string, members ...Member) *Client {
@@ -361,4 +363,44 @@ func TestSenderStopsReading(t *testing.T) {
 		t.Fatal("the listener kept reading pings nobody read the answers of")
 	}
 	waitFor(t, "the connection gone", 5*time.Second, func() bool { return l.Stats().Connections == 0 })
+}
+
+// TestUnsyncedUncleanNewStream: a spool synced only at rolls that opens
+// after an unclean stop gets a new stream id; a clean one keeps its own.
+func TestUnsyncedUncleanNewStream(t *testing.T) {
+	p := newPKI(t, "core")
+	for _, unclean := range []bool{false, true} {
+		dir := t.TempDir()
+		streamFile := filepath.Join(dir, "relay-stream")
+		first, err := loadStream(streamFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := spool.Options{Name: "out", Dir: dir, MaxBytes: 1 << 20, Sync: spool.SyncNever, Log: discardLog()}
+		sp, err := spool.Open(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill(t, sp, 0, 2, 2)
+		if !unclean {
+			sp.Close()
+		}
+		sp2, err := spool.Open(o) // without a Close before it: as after kill -9
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewClient(ClientConfig{Name: "x", Members: []Member{base("x", freeAddr(t))}, Keys: p, Identity: ident("edge"),
+			StreamFile: streamFile, Unsynced: true, Log: discardLog()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := ship(t, c, sp2)
+		time.Sleep(100 * time.Millisecond)
+		s.stop()
+		sp2.Close()
+		now, _ := loadStream(streamFile)
+		if (now != first) != unclean {
+			t.Errorf("unclean=%v: stream %s, was %s", unclean, now, first)
+		}
+	}
 }
