@@ -8,7 +8,7 @@ DATA_DIR   ?= ./var
 SSH_ADDR   ?= :7022
 SSH_PORT   := $(lastword $(subst :, ,$(SSH_ADDR)))
 
-.PHONY: build run test test-deps lint fuzz bench bench-flood bench-tls bench-ingest bench-spool clean
+.PHONY: build run test test-deps lint fuzz bench bench-flood bench-tls bench-ingest bench-spool bench-relay clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ferryd ./cmd/ferryd
@@ -62,6 +62,11 @@ bench-ingest:
 # The spool: raw disk rate against append per sync policy, a 1 GiB backlog's drain; ARGS=--big adds a 10 GiB start-up.
 bench-spool:
 	./scripts/bench/spool.sh $(ARGS)
+
+# The relay: edge ferryd -> mutual TLS -> core ferryd -> discard against rsyslog A -> omfwd tcp -> B, on one load,
+# and a 1 GiB backlog's drain; ARGS=--ceiling adds the highest loss-free rate (scripts/bench/relay.sh).
+bench-relay:
+	./scripts/bench/relay.sh $(ARGS)
 
 clean:
 	rm -rf bin
