@@ -152,7 +152,7 @@ sentry.addBase control 127.0.0.1 %[2]d ferry-sentry ferry-ca 10485760000
 		}
 	}
 	conns := edge.mustRun(t, "forwarder.connections", "")
-	want := regexp.MustCompile(`(?m)^\[control/control_1\] id=\d+, peer=\(core-\d+, /127\.0\.0\.1:\d+\), ssl=true, props=\{phase=post_hello, ping_failure=\d+, type=pair`)
+	want := regexp.MustCompile(`(?m)^\[control_1\] id=\d+, peer=\(core-\d+, /127\.0\.0\.1:\d+\), ssl=true, props=\{phase=post_hello, ping_failure=\d+, type=pair`)
 	if !strings.HasPrefix(conns, "Connections\n----") || !want.MatchString(conns) || !strings.Contains(conns, "type=sentry") {
 		t.Fatalf("forwarder.connections:\n%s", conns)
 	}
@@ -373,7 +373,7 @@ forwarder.addBase a 127.0.0.1 %d ferry-sentry ferry-ca 1073741824
 forwarder.addBase b 127.0.0.1 %d ferry-sentry ferry-ca 1073741824
 forwarder.addBasePair ab a b
 `, port, a.port, b.port))
-	for deadline := time.Now().Add(waitFor); strings.Count(edge.mustRun(t, "forwarder.connections", ""), "[ab/") != 2; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(waitFor); strings.Count(edge.mustRun(t, "forwarder.connections", ""), "type=pair") != 2; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the pair's connections are not both up:\n%s\n%s", edge.mustRun(t, "forwarder.bases", ""), b.mustRun(t, "forwarder.listeners", ""))
 		}

@@ -197,10 +197,8 @@ func (m *Manager) Connections() []relay.Connection {
 			kind = "sentry"
 		}
 		for _, c := range in.client.Connections() {
-			c.Kind = kind
-			if in.Type == "pair" {
-				c.Base = in.Name + "/" + c.Base
-			}
+			c.Kind, c.Destination = kind, in.Name
+			c.Base = strings.TrimPrefix(c.Base, SentryPrefix) // type=sentry says which namespace
 			out = append(out, c)
 		}
 	}

@@ -468,7 +468,8 @@ func (c *Client) Stats() ClientStats {
 // Connection is one line of forwarder.connections.
 type Connection struct {
 	Base        string `json:"base"`
-	Kind        string `json:"type"` // base, pair or sentry (set by the destination's owner)
+	Destination string `json:"destination"` // the base itself, or its pair (set by the destination's owner)
+	Kind        string `json:"type"`        // base, pair or sentry (set by the destination's owner)
 	ID          uint32 `json:"id"`
 	PeerGUID    string `json:"peer_guid"`
 	PeerName    string `json:"peer_name"`
