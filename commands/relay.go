@@ -114,7 +114,7 @@ func (x *relayCmds) addBase(sentry bool) func(*shell.Ctx) error {
 		}
 		buf, err := units.ParseBytes(c.Args[5])
 		if err != nil {
-			return c.Usagef("BUFFER_BYTES %q: %v", c.Args[5], err)
+			return c.Usagef("BUFFER_BYTES %v", err)
 		}
 		rec := outputs.Spec{Name: destName(c.Args[0], sentry), Type: "base", Target: joinHostPort(c.Args[1], port), Key: c.Args[3], Trust: c.Args[4],
 			Buffer: buf, Memory: buf == 0, Sentry: sentry}
