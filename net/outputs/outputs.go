@@ -154,14 +154,15 @@ func (m *Manager) Start(ctx context.Context) error {
 		}
 	}
 	// Pairs last: they are built from their bases' records.
-	slices.SortStableFunc(recs, func(a, b store.Output) int { return boolCmp(a.Type == "pair", b.Type == "pair") })
-	for _, rec := range recs {
-		o := m.outs[rec.Name]
-		if o.member != "" {
-			continue
-		}
-		if o.d, o.err = m.start(ctx, rec); o.err != nil {
-			m.log.Error("destination failed", "output", rec.Name, "err", o.err)
+	for _, pairs := range []bool{false, true} {
+		for _, rec := range recs {
+			o := m.outs[rec.Name]
+			if (rec.Type == "pair") != pairs || o.member != "" {
+				continue
+			}
+			if o.d, o.err = m.start(ctx, rec); o.err != nil {
+				m.log.Error("destination failed", "output", rec.Name, "err", o.err)
+			}
 		}
 	}
 	m.routes = routes
@@ -591,14 +592,4 @@ func (discard) Shutdown(context.Context) error { return nil }
 func (d discard) Counters() Counters {
 	n, _ := d.Counts()
 	return Counters{EventsIn: n, Written: n}
-}
-
-func boolCmp(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }
