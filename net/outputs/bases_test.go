@@ -19,8 +19,10 @@ import (
 
 type noKeys struct{}
 
-func (noKeys) Certificate(string) (*tls.Certificate, error) { return nil, errors.New("no keystores here") }
-func (noKeys) TrustPool(string) (*x509.CertPool, error)     { return nil, errors.New("no keystores here") }
+func (noKeys) Certificate(string) (*tls.Certificate, error) {
+	return nil, errors.New("no keystores here")
+}
+func (noKeys) TrustPool(string) (*x509.CertPool, error) { return nil, errors.New("no keystores here") }
 
 // tables records the tables the manager publishes.
 type tables struct {
