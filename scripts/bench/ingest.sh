@@ -19,33 +19,9 @@
 # FERRYD names a ferryd binary to use instead of building one from this tree.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-tmp=$(mktemp -d)
-bench_pid=
-cleanup() {
-  if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
-    kill -TERM "$bench_pid" 2>/dev/null || true # it kills the process groups it started
-    wait "$bench_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-ferryd=${FERRYD:-}
-if [ -z "$ferryd" ]; then
-  go build -o "$tmp/ferryd" ./cmd/ferryd
-  ferryd=$tmp/ferryd
-fi
+. scripts/bench/lib.sh
+build_ferryd
 go build -o "$tmp/ferry-loadgen" ./cmd/ferry-loadgen
 go build -o "$tmp/ingestbench" ./scripts/bench/ingestbench
-rsyslogd=${RSYSLOGD-/usr/sbin/rsyslogd}
-if [ -n "$rsyslogd" ] && [ ! -x "$rsyslogd" ]; then
-  echo "ingest.sh: $rsyslogd not found; running without rsyslog (RSYSLOGD= to say so)" >&2
-  rsyslogd=
-fi
-# In the background and waited for, so that a signal to this script reaches the trap at once.
-"$tmp/ingestbench" --ferryd "$ferryd" --loadgen "$tmp/ferry-loadgen" --rsyslogd "$rsyslogd" --work "$tmp/work" "$@" &
-bench_pid=$!
-status=0
-wait "$bench_pid" || status=$?
-bench_pid=
-exit "$status"
+find_rsyslogd
+run_bench "$tmp/ingestbench" --ferryd "$ferryd" --loadgen "$tmp/ferry-loadgen" --rsyslogd "$rsyslogd" --work "$tmp/work" "$@"

@@ -21,36 +21,8 @@
 # --json FILE ...). The work directory is created fresh under --dir and removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-parent=/var/tmp
-args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --dir) parent=${2:?--dir needs a directory}; shift 2 ;;
-    --dir=*) parent=${1#--dir=}; shift ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-tmp=$(mktemp -d)
-work=
-bench_pid=
-cleanup() {
-  if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
-    kill -TERM "$bench_pid" 2>/dev/null || true
-    wait "$bench_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-  if [ -n "$work" ]; then rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+. scripts/bench/lib.sh
+take_args -- "$@"
 go build -o "$tmp/spoolbench" ./scripts/bench/spoolbench
-mkdir -p "$parent"
-work=$(mktemp -d "$parent/ferry-spoolbench.XXXXXX")
-echo "spool.sh: working in $work (file system: $(stat -f -c %T "$work"))" >&2
-# In the background and waited for, so that a signal to this script reaches the trap at once.
-"$tmp/spoolbench" --work "$work" ${args[@]+"${args[@]}"} &
-bench_pid=$!
-status=0
-wait "$bench_pid" || status=$?
-bench_pid=
-exit "$status"
+make_work spoolbench
+run_bench "$tmp/spoolbench" --work "$work" ${args[@]+"${args[@]}"}

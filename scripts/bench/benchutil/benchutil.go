@@ -1,6 +1,11 @@
 // Package benchutil holds what the benchmarks share: free loopback ports, the
 // peer's version, a one-off exec login for setup, and a writer that signals
-// when a prompt appears.
+// when a prompt appears; for the load benches (ingest, relay, spool) also the
+// flag and set-up helpers (setup.go), what the header says about the machine
+// (host.go), the report helpers (report.go), ferry-loadgen's sender
+// (loadgen.go), starting ferryd (ferryd.go) and rsyslogd with its impstats
+// counters (rsyslog.go). The process and /proc helpers are in the subpackage
+// procs.
 package benchutil
 
 import (
@@ -35,8 +40,7 @@ func SSHDVersion(bin string) string {
 
 // ExecPassword runs one exec command as root with password auth (setup only, not measured).
 func ExecPassword(addr, password, command, stdin string) error {
-	c, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "root", Auth: []gossh.AuthMethod{gossh.Password(password)},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	c, err := dialRoot(addr, password)
 	if err != nil {
 		return err
 	}
@@ -50,6 +54,12 @@ func ExecPassword(addr, password, command, stdin string) error {
 		return fmt.Errorf("%s: %v %s", command, err, out)
 	}
 	return nil
+}
+
+// dialRoot logs in as root with password auth.
+func dialRoot(addr, password string) (*gossh.Client, error) {
+	return gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "root", Auth: []gossh.AuthMethod{gossh.Password(password)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
 }
 
 // PromptWatch is a session's output; Seen is closed once it contains the prompt.

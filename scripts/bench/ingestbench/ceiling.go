@@ -6,6 +6,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"github.com/ferry-appliance/ferry/scripts/bench/benchutil"
 )
 
 type ceilingSummary struct {
@@ -55,14 +57,14 @@ func (b *bench) runCeiling(rates []float64, refine int, step time.Duration, peer
 	if err != nil {
 		return err
 	}
-	logf("ready in %s: %s", time.Since(t0).Round(time.Millisecond), fs.describe())
+	benchutil.Logf("ready in %s: %s", time.Since(t0).Round(time.Millisecond), fs.describe())
 	byRate := map[float64]*result{}
 	run := func(rate float64) error {
 		r, err := b.measureQuiet("ferry-discard", fs, rate, step, true)
 		if err != nil {
 			return err
 		}
-		logf("%.0f/s: %s", rate, r.short())
+		benchutil.Logf("%.0f/s: %s", rate, r.short())
 		sum.Ferry = append(sum.Ferry, r)
 		byRate[rate] = r
 		return nil
@@ -102,7 +104,7 @@ func (b *bench) runCeiling(rates []float64, refine int, step time.Duration, peer
 		}
 	}
 	if err := fs.stop(); err != nil {
-		logf("stop: %v", err)
+		benchutil.Logf("stop: %v", err)
 	}
 	slices.SortFunc(sum.Ferry, func(a, b *result) int { return int(a.TargetRate - b.TargetRate) })
 	sum.FerryMonotone = true
@@ -143,7 +145,7 @@ func (b *bench) runCeiling(rates []float64, refine int, step time.Duration, peer
 				rs.stop()
 				return err
 			}
-			logf("%.0f/s: %s", rate, r.short())
+			benchutil.Logf("%.0f/s: %s", rate, r.short())
 			sum.Rsyslog = append(sum.Rsyslog, r)
 		}
 		rs.stop()
@@ -175,7 +177,7 @@ func (b *bench) runCeiling(rates []float64, refine int, step time.Duration, peer
 		if r.LossFree {
 			ok = " ok"
 		}
-		return fmt.Sprintf("%8.3f %8d %7s%s", r.LossPct, r.KernelDrops, fmtPtr(r.CPUUsPerMsg, 3), ok)
+		return fmt.Sprintf("%8.3f %8d %7s%s", r.LossPct, r.KernelDrops, benchutil.FmtPtr(r.CPUUsPerMsg, 3), ok)
 	}
 	find := func(list []*result, rate float64) *result {
 		for _, r := range list {
@@ -189,7 +191,7 @@ func (b *bench) runCeiling(rates []float64, refine int, step time.Duration, peer
 		fl, rs := find(sum.Floor, r.TargetRate), find(sum.Rsyslog, r.TargetRate)
 		cr := ceilRatio{Rate: r.TargetRate, FerryFloor: cpuRatioOf(r, fl), FerryRsyslog: cpuRatioOf(r, rs)}
 		sum.Ratios = append(sum.Ratios, cr)
-		fmt.Printf("%9.0f | %-34s | %-34s | %-34s | %11s %13s\n", r.TargetRate, cell(r), cell(fl), cell(rs), fmtPtr(cr.FerryFloor, 2), fmtPtr(cr.FerryRsyslog, 2))
+		fmt.Printf("%9.0f | %-34s | %-34s | %-34s | %11s %13s\n", r.TargetRate, cell(r), cell(fl), cell(rs), benchutil.FmtPtr(cr.FerryFloor, 2), benchutil.FmtPtr(cr.FerryRsyslog, 2))
 	}
 	fmt.Println()
 	if sum.FerryCeiling != nil {
@@ -210,5 +212,5 @@ func (b *bench) runCeiling(rates []float64, refine int, step time.Duration, peer
 		fmt.Println("Note:", n)
 	}
 	fmt.Printf("\nElapsed %.0f s.\n\nJSON summary:\n", sum.Elapsed)
-	return writeJSON(sum, jsonOut)
+	return benchutil.WriteJSON(sum, jsonOut)
 }

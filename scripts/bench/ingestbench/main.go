@@ -49,19 +49,22 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ferry-appliance/ferry/scripts/bench/benchutil"
+	"github.com/ferry-appliance/ferry/scripts/bench/benchutil/procs"
 )
 
 type bench struct {
@@ -98,8 +101,8 @@ func main() {
 		loadgenFlag      = flag.String("loadgen", "ferry-loadgen", "ferry-loadgen binary")
 		rsyslogdFlag     = flag.String("rsyslogd", "/usr/sbin/rsyslogd", `rsyslogd binary ("" skips rsyslog)`)
 		errInterrupted   = errors.New("interrupted")
-		sigs             = make(chan os.Signal, 2)
 		removeWorkAtExit = false
+		err              error
 	)
 	flag.IntVar(&b.size, "size", 500, "bytes per message")
 	flag.Float64Var(&b.maxOther, "max-other", 0.2, "CPU cores other processes may use during a run before it counts as interfered with")
@@ -107,38 +110,33 @@ func main() {
 	flag.IntVar(&b.attempts, "attempts", 3, "runs of a measurement while other processes interfere (the last one is kept)")
 	flag.DurationVar(&b.retryBudget, "retry-budget", 0, "most time spent on quiet waits and reruns over the whole bench (default 3m, --ceiling 2m30s)")
 	flag.Parse()
-	b.ferryd, b.loadgen, b.rsyslogd = abs(*ferrydFlag), abs(*loadgenFlag), *rsyslogdFlag
-	if *work == "" {
-		d, err := os.MkdirTemp("", "ingestbench-")
-		if err != nil {
-			fatal(err)
-		}
-		*work, removeWorkAtExit = d, true
+	b.ferryd, b.loadgen, b.rsyslogd = benchutil.Abs(*ferrydFlag), benchutil.Abs(*loadgenFlag), *rsyslogdFlag
+	if b.work, removeWorkAtExit, err = benchutil.WorkDir(*work, "ingestbench-"); err != nil {
+		fatal(err)
 	}
-	b.work = abs(*work)
 	cleanup := func() {
-		killAll()
+		procs.KillAll()
 		if removeWorkAtExit {
 			os.RemoveAll(b.work)
 		}
 	}
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		s := <-sigs
-		fmt.Fprintf(os.Stderr, "ingestbench: %s: stopping every process it started\n", s)
-		cleanup()
-		os.Exit(130)
-	}()
-	b.pinCPU = pinChoice(*pin)
+	benchutil.OnSignal("ingestbench", cleanup)
+	if b.pinCPU, err = benchutil.PinChoice(*pin); err != nil {
+		fatal(err)
+	}
 	if b.retryBudget == 0 {
 		b.retryBudget = 3 * time.Minute
 		if *ceiling {
 			b.retryBudget = 150 * time.Second
 		}
 	}
-	var err error
 	if *ceiling {
-		err = b.runCeiling(parseRates(*rates), *refine, *stepDur, parseRates(*peerRates), *jsonOut)
+		steps, err1 := benchutil.ParseRates(*rates)
+		peers, err2 := benchutil.ParseRates(*peerRates)
+		if err := cmp.Or(err1, err2); err != nil {
+			fatal(err)
+		}
+		err = b.runCeiling(steps, *refine, *stepDur, peers, *jsonOut)
 	} else {
 		err = b.runPoint(*rate, *dur, *gso, *only, *jsonOut)
 	}
@@ -150,64 +148,8 @@ func main() {
 
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "ingestbench:", err)
-	killAll()
+	procs.KillAll()
 	os.Exit(1)
-}
-
-func abs(p string) string {
-	if p == "" || !strings.ContainsRune(p, '/') {
-		if lp, err := exec.LookPath(p); err == nil {
-			p = lp
-		}
-	}
-	a, err := filepath.Abs(p)
-	if err != nil {
-		return p
-	}
-	return a
-}
-
-func parseRates(s string) []float64 {
-	var out []float64
-	for f := range strings.SplitSeq(s, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSuffix(strings.ToLower(f), "k"), 64)
-		if err != nil {
-			fatal(fmt.Errorf("rate %q: %v", f, err))
-		}
-		if strings.HasSuffix(strings.ToLower(f), "k") {
-			v *= 1000
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-func pinChoice(pin string) string {
-	switch pin {
-	case "none", "":
-		return ""
-	case "auto":
-		if _, err := exec.LookPath("taskset"); err != nil || runtime.NumCPU() < 2 {
-			return ""
-		}
-		return strconv.Itoa(runtime.NumCPU() - 1)
-	}
-	if _, err := strconv.Atoi(pin); err != nil {
-		fatal(fmt.Errorf("--pin %q: a CPU number, auto or none", pin))
-	}
-	return pin
-}
-
-func runOut(name string, args ...string) (string, error) {
-	out, err := exec.Command(name, args...).CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "  "+format+"\n", args...)
 }
 
 // ---- one measured run ----
@@ -246,20 +188,13 @@ type result struct {
 	Setup         string   `json:"setup,omitempty"`
 }
 
-type sendReport struct {
-	Sent    uint64  `json:"sent"`
-	Seconds float64 `json:"seconds"`
-	Rate    float64 `json:"rate"`
-	Errors  uint64  `json:"errors"`
-}
-
 // sampler keeps the latest /proc figures of a subject while it runs: the floor
 // checker exits by itself, so its last sample is its final one.
 type sampler struct {
 	stopc chan struct{}
 	done  chan struct{}
-	ps    procSample
-	udp   udpSockets
+	ps    procs.Usage
+	udp   procs.UDPSockets
 }
 
 func startSampler(pid, port int) *sampler {
@@ -284,63 +219,45 @@ func startSampler(pid, port int) *sampler {
 func (s *sampler) take(pid, port int) {
 	// A process that has exited but is not yet reaped has no VmHWM: keep the
 	// last sample taken while it ran.
-	if ps, err := sampleProc(pid); err == nil && ps.hwmKB > 0 {
+	if ps, err := procs.Sample(pid); err == nil && ps.HWMKB > 0 {
 		s.ps = ps
 	}
-	if u, err := udpPort(port); err == nil && u.count > 0 {
+	if u, err := procs.UDPPort(port); err == nil && u.Count > 0 {
 		s.udp = u
 	}
 }
 
 // final stops the sampler and returns the latest figures (fresh ones if the
 // process still runs).
-func (s *sampler) final(pid, port int) (procSample, udpSockets) {
+func (s *sampler) final(pid, port int) (procs.Usage, procs.UDPSockets) {
 	close(s.stopc)
 	<-s.done
 	s.take(pid, port)
 	return s.ps, s.udp
 }
 
-func (b *bench) send(port int, rate float64, dur time.Duration, gso bool) (sendReport, float64, error) {
-	var rep sendReport
+func (b *bench) send(port int, rate float64, dur time.Duration, gso bool) (benchutil.SendReport, float64, error) {
 	argv := []string{b.loadgen, "send", "--udp", addr(port), "--rate", strconv.FormatFloat(rate, 'f', 0, 64),
 		"--duration", dur.String(), "--size", strconv.Itoa(b.size)}
 	if gso {
 		argv = append(argv, "--gso")
 	}
-	if b.pinCPU != "" {
-		argv = append([]string{"taskset", "-c", b.pinCPU}, argv...)
-	}
-	p, err := startProc("sender", argv)
-	if err != nil {
-		return rep, 0, err
-	}
-	if err := p.wait(dur + time.Minute); err != nil {
-		return rep, 0, fmt.Errorf("sender: %v\n%s", err, p.err.String())
-	}
-	var cpu float64
-	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	}
-	if err := json.Unmarshal([]byte(p.out.lastLine()), &rep); err != nil {
-		return rep, cpu, fmt.Errorf("sender output %q: %v", p.out.String(), err)
-	}
-	return rep, cpu, nil
+	return benchutil.Send(b.pinCPU, dur+time.Minute, argv...)
 }
 
 // measure sends one load to a running subject and reads what it did with it.
 // The figures are deltas, so one subject can take several loads in turn.
 func (b *bench) measure(name string, s subject, rate float64, dur time.Duration, gso bool) (*result, error) {
-	pid, port := s.proc().pid(), s.port()
+	pid, port := s.proc().PID(), s.port()
 	base, err := s.current()
 	if err != nil {
 		return nil, err
 	}
-	u0, _ := udpPort(port)
+	u0, _ := procs.UDPPort(port)
 	smp := startSampler(pid, port)
 	ps0 := smp.ps
-	idle0, soft0 := machineTicks()
-	self0 := selfTicks()
+	idle0, soft0 := procs.MachineTicks()
+	self0 := procs.SelfTicks()
 	t0 := time.Now()
 	sent, senderCPU, err := b.send(port, rate, dur, gso)
 	if err != nil {
@@ -351,8 +268,8 @@ func (b *bench) measure(name string, s subject, rate float64, dur time.Duration,
 	c, err := s.settle()
 	settled := time.Since(sendEnd)
 	ps1, u1 := smp.final(pid, port)
-	idle1, soft1 := machineTicks()
-	self1 := selfTicks()
+	idle1, soft1 := procs.MachineTicks()
+	self1 := procs.SelfTicks()
 	window := time.Since(t0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -362,24 +279,24 @@ func (b *bench) measure(name string, s subject, rate float64, dur time.Duration,
 	r.Received = c.received - base.received
 	r.Delivered = c.delivered - base.delivered
 	r.QueueDrops = c.queue - base.queue
-	r.ProcUDPDrops = u1.drops - min(u0.drops, u1.drops)
+	r.ProcUDPDrops = u1.Drops - min(u0.Drops, u1.Drops)
 	if _, ok := s.(*rsyslogSubject); ok {
 		r.KernelDrops = r.ProcUDPDrops // rsyslog does not count them itself
 	} else {
 		r.KernelDrops = c.kernel - base.kernel
 	}
-	r.CPUSeconds = float64(ps1.ticks-ps0.ticks) / userHZ
+	r.CPUSeconds = float64(ps1.Ticks-ps0.Ticks) / procs.UserHZ
 	if r.Received > 0 {
 		v := r.CPUSeconds * 1e6 / float64(r.Received)
 		r.CPUUsPerMsg = &v
 	}
-	r.PeakRSSMiB = float64(ps1.hwmKB) / 1024
+	r.PeakRSSMiB = float64(ps1.HWMKB) / 1024
 	// What the rest of the machine did meanwhile: neither the subject, nor the
 	// sender, nor this program (kernel threads and whatever else runs on the
 	// machine: interference; softirq not run in a process's context too).
 	r.WindowSeconds = window.Seconds()
-	r.SoftirqCPU = float64(soft1-soft0) / userHZ
-	r.OtherCPU = busySeconds(idle0, idle1, window) - r.CPUSeconds - senderCPU - float64(self1-self0)/userHZ
+	r.SoftirqCPU = float64(soft1-soft0) / procs.UserHZ
+	r.OtherCPU = procs.BusySeconds(idle0, idle1, window) - r.CPUSeconds - senderCPU - float64(self1-self0)/procs.UserHZ
 	r.Interfered = r.OtherCPU > b.maxOther*r.WindowSeconds
 	r.finish()
 	return r, nil
@@ -435,7 +352,7 @@ func (b *bench) checkFiles(r *result, files []string) error {
 	r.Missing, r.Duplicates, r.Unparsed, r.FileLines = &rep.Missing, &rep.Duplicates, &rep.Unparsed, &lines
 	r.Delivered = unique
 	r.finish()
-	logf("check --file: %d file(s), %.0f MiB, %d lines, %d distinct, missing %d, duplicates %d, unparsed %d",
+	benchutil.Logf("check --file: %d file(s), %.0f MiB, %d lines, %d distinct, missing %d, duplicates %d, unparsed %d",
 		len(files), float64(total)/(1<<20), lines, unique, rep.Missing, rep.Duplicates, rep.Unparsed)
 	return nil
 }
@@ -443,15 +360,15 @@ func (b *bench) checkFiles(r *result, files []string) error {
 // quiet waits for the rest of the machine to calm down before a run.
 func (b *bench) quiet() {
 	limit := min(b.quietWait, b.retryLeft())
-	waited, load := waitQuiet(b.maxOther, limit)
+	waited, load := procs.WaitQuiet(b.maxOther, limit)
 	if waited > time.Second {
 		b.retrySpent += waited - time.Second // one second is the check itself
 	}
 	if waited > 1500*time.Millisecond || (load >= b.maxOther && limit == 0) {
 		if load < b.maxOther {
-			logf("waited %s for other processes to use < %.2f cores", waited.Round(time.Second), b.maxOther)
+			benchutil.Logf("waited %s for other processes to use < %.2f cores", waited.Round(time.Second), b.maxOther)
 		} else {
-			logf("other processes still use %.2f cores after %s; measuring anyway", load, waited.Round(time.Second))
+			benchutil.Logf("other processes still use %.2f cores after %s; measuring anyway", load, waited.Round(time.Second))
 		}
 	}
 }
@@ -471,7 +388,7 @@ func (b *bench) measureQuiet(name string, s subject, rate float64, dur time.Dura
 			return r, nil
 		}
 		b.retrySpent += time.Since(t0)
-		logf("%.0f/s: other processes used %.2f cores during the run; again: %s", rate, r.OtherCPU/r.WindowSeconds, r.short())
+		benchutil.Logf("%.0f/s: other processes used %.2f cores during the run; again: %s", rate, r.OtherCPU/r.WindowSeconds, r.short())
 	}
 }
 
@@ -486,7 +403,7 @@ func (b *bench) runOnce(name string, start func() (subject, error), rate float64
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		logf("ready in %s: %s", time.Since(t0).Round(time.Millisecond), s.describe())
+		benchutil.Logf("ready in %s: %s", time.Since(t0).Round(time.Millisecond), s.describe())
 		b.quiet()
 		r, err := b.measure(name, s, rate, dur, gso)
 		if err != nil {
@@ -495,7 +412,7 @@ func (b *bench) runOnce(name string, start func() (subject, error), rate float64
 		}
 		r.Attempts = attempt
 		if err := s.stop(); err != nil {
-			logf("stop: %v", err)
+			benchutil.Logf("stop: %v", err)
 		}
 		files, err := s.files()
 		if err != nil {
@@ -509,17 +426,17 @@ func (b *bench) runOnce(name string, start func() (subject, error), rate float64
 		os.RemoveAll(filepath.Join(b.work, name))
 		syscall.Sync() // no write-back of this subject's files during the next one
 		if !r.Interfered || attempt >= b.attempts || b.retryLeft() == 0 {
-			logf("%s", r.short())
+			benchutil.Logf("%s", r.short())
 			return r, nil
 		}
 		b.retrySpent += time.Since(t0)
-		logf("other processes used %.2f cores during the run; again: %s", r.OtherCPU/r.WindowSeconds, r.short())
+		benchutil.Logf("other processes used %.2f cores during the run; again: %s", r.OtherCPU/r.WindowSeconds, r.short())
 	}
 }
 
 func (r *result) short() string {
 	return fmt.Sprintf("offered %d (%.0f/s) received %d delivered %d loss %.3f%% kdrops %d qdrops %d CPU %.2fs = %s µs/msg, peak RSS %.1f MiB, settled %.1fs, sender CPU %.2fs, other CPU %.2fs",
-		r.Offered, r.SendRate, r.Received, r.Delivered, r.LossPct, r.KernelDrops, r.QueueDrops, r.CPUSeconds, fmtPtr(r.CPUUsPerMsg, 3), r.PeakRSSMiB, r.SettleSeconds, r.SenderCPU, r.OtherCPU)
+		r.Offered, r.SendRate, r.Received, r.Delivered, r.LossPct, r.KernelDrops, r.QueueDrops, r.CPUSeconds, benchutil.FmtPtr(r.CPUUsPerMsg, 3), r.PeakRSSMiB, r.SettleSeconds, r.SenderCPU, r.OtherCPU)
 }
 
 // warning says what makes this run's figures doubtful, if anything.
@@ -528,23 +445,11 @@ func (r *result) warning() string {
 	if r.Interfered {
 		w = append(w, fmt.Sprintf("other processes used %.2f cores during the run (attempt %d; --attempts and --retry-budget limit reruns)", r.OtherCPU/r.WindowSeconds, r.Attempts))
 	}
-	if r.SendRate < 0.98*r.TargetRate {
-		w = append(w, fmt.Sprintf("the sender reached only %.0f/s of %.0f/s", r.SendRate, r.TargetRate))
-	}
-	if r.SenderErrors > 0 {
-		w = append(w, fmt.Sprintf("%d sender errors", r.SenderErrors))
-	}
+	w = append(w, benchutil.SenderWarnings(r.SendRate, r.TargetRate, r.SenderErrors)...)
 	if len(w) == 0 {
 		return ""
 	}
 	return fmt.Sprintf("%s at %.0f/s: %s", r.Subject, r.TargetRate, strings.Join(w, "; "))
-}
-
-func fmtPtr(v *float64, prec int) string {
-	if v == nil {
-		return "-"
-	}
-	return strconv.FormatFloat(*v, 'f', prec, 64)
 }
 
 // ---- the header ----
@@ -565,22 +470,12 @@ type machine struct {
 func (b *bench) machine() machine {
 	m := machine{CPUs: runtime.NumCPU(), Root: os.Geteuid() == 0, SenderPin: b.pinCPU, GoVersion: runtime.Version(),
 		StartedUTC: time.Now().UTC().Format(time.RFC3339)}
-	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for l := range strings.SplitSeq(string(raw), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	read := func(p string) string { raw, _ := os.ReadFile(p); return strings.TrimSpace(string(raw)) }
-	m.Kernel = read("/proc/sys/kernel/osrelease")
-	m.RmemMax = read("/proc/sys/net/core/rmem_max")
-	m.RmemDef = read("/proc/sys/net/core/rmem_default")
+	m.CPUModel = benchutil.CPUModel()
+	m.Kernel = benchutil.KernelRelease()
+	m.RmemMax = benchutil.ReadTrim("/proc/sys/net/core/rmem_max")
+	m.RmemDef = benchutil.ReadTrim("/proc/sys/net/core/rmem_default")
 	if b.rsyslogd != "" {
-		if out, err := runOut(b.rsyslogd, "-v"); err == nil {
-			m.Rsyslogd = strings.Join(strings.Fields(strings.TrimSuffix(strings.SplitN(out, "\n", 2)[0], " compiled with:")), " ")
-		}
+		m.Rsyslogd = benchutil.RsyslogdVersion(b.rsyslogd)
 	}
 	return m
 }
@@ -666,7 +561,7 @@ func (b *bench) runPoint(rate float64, dur time.Duration, gso bool, only, jsonOu
 			// One subject failing (say, ferryd mid-edit) must not hide the others.
 			fmt.Fprintf(os.Stderr, "ingestbench: %s failed: %v\n", s.name, err)
 			sum.Failures[s.name] = err.Error()
-			killAll()
+			procs.KillAll()
 			continue
 		}
 		sum.Results = append(sum.Results, r)
@@ -719,7 +614,7 @@ func (b *bench) runPoint(rate float64, dur time.Duration, gso bool, only, jsonOu
 		} else if x.LossPctA == 0 {
 			lr = "both 0"
 		}
-		fmt.Printf("  %-42s %10s %10.3f %10.3f %10s %9.2f\n", k, fmtPtr(x.CPURatio, 2), x.LossPctA, x.LossPctB, lr, x.RSSRatio)
+		fmt.Printf("  %-42s %10s %10.3f %10.3f %10s %9.2f\n", k, benchutil.FmtPtr(x.CPURatio, 2), x.LossPctA, x.LossPctB, lr, x.RSSRatio)
 	}
 	fmt.Println()
 	fmt.Println("Set-ups (every rsyslogd also has global(workDirectory=... net.enableDNS=\"off\") and impstats every 1 s to a file, read for its counters):")
@@ -731,26 +626,8 @@ func (b *bench) runPoint(rate float64, dur time.Duration, gso bool, only, jsonOu
 			sum.Warnings = append(sum.Warnings, w)
 		}
 	}
-	for _, w := range sum.Warnings {
-		fmt.Println("WARNING:", w)
-	}
-	for n, e := range sum.Failures {
-		fmt.Printf("FAILED %s: %s\n", n, e)
-	}
-	fmt.Printf("\nElapsed %.0f s.\n\nJSON summary:\n", sum.Elapsed)
-	return writeJSON(sum, jsonOut)
-}
-
-func writeJSON(v any, path string) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%s\n", raw)
-	if path != "" {
-		return os.WriteFile(path, append(raw, '\n'), 0o644)
-	}
-	return nil
+	benchutil.PrintEnd(sum.Warnings, sum.Failures, sum.Elapsed)
+	return benchutil.WriteJSON(sum, jsonOut)
 }
 
 func printTable(rs []*result) {
@@ -767,6 +644,6 @@ func printTable(rs []*result) {
 		}
 		fmt.Printf("%-20s %8.0f %9d %9d %9d %9d %8.3f %8d %8d %11s %8.2f %8s %9.1f %7.2f %6s\n",
 			r.Subject, r.SendRate, r.Offered, r.Received, r.Delivered, r.Lost, r.LossPct, r.KernelDrops, r.QueueDrops, md,
-			r.CPUSeconds, fmtPtr(r.CPUUsPerMsg, 3), r.PeakRSSMiB, r.SenderCPU, other)
+			r.CPUSeconds, benchutil.FmtPtr(r.CPUUsPerMsg, 3), r.PeakRSSMiB, r.SenderCPU, other)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/ferry-appliance/ferry/scripts/bench/benchutil"
+	"github.com/ferry-appliance/ferry/scripts/bench/benchutil/procs"
 )
 
 // counters are a subject's cumulative figures at one moment.
@@ -29,7 +29,7 @@ type counters struct {
 
 // subject is one receiver under test, started and listening on 127.0.0.1:port.
 type subject interface {
-	proc() *proc
+	proc() *procs.Proc
 	port() int
 	// current is the counters now, without waiting.
 	current() (counters, error)
@@ -47,7 +47,7 @@ type subject interface {
 // ---- the floor: ferry-loadgen check --count-only ----
 
 type floorSubject struct {
-	p    *proc
+	p    *procs.Proc
 	prt  int
 	rep  countReport
 	idle time.Duration
@@ -60,23 +60,23 @@ type countReport struct {
 }
 
 func (b *bench) startFloor() (subject, error) {
-	port, err := freeUDPPort()
+	port, err := procs.FreeUDPPort()
 	if err != nil {
 		return nil, err
 	}
 	f := &floorSubject{prt: port, idle: time.Second}
-	f.p, err = startProc("floor checker", []string{b.loadgen, "check", "--udp", addr(port), "--count-only", "--idle", f.idle.String()})
+	f.p, err = procs.Start("floor checker", []string{b.loadgen, "check", "--udp", addr(port), "--count-only", "--idle", f.idle.String()})
 	if err != nil {
 		return nil, err
 	}
-	if err := waitUDPBound(f.p, port, 10*time.Second); err != nil {
-		f.p.kill()
+	if err := procs.WaitUDPBound(f.p, port, 10*time.Second); err != nil {
+		f.p.Kill()
 		return nil, err
 	}
 	return f, nil
 }
 
-func (f *floorSubject) proc() *proc                { return f.p }
+func (f *floorSubject) proc() *procs.Proc          { return f.p }
 func (f *floorSubject) port() int                  { return f.prt }
 func (f *floorSubject) current() (counters, error) { return counters{}, nil }
 func (f *floorSubject) files() ([]string, error)   { return nil, nil }
@@ -86,16 +86,16 @@ func (f *floorSubject) describe() string {
 
 // settle: the checker stops by itself once input has been idle for --idle.
 func (f *floorSubject) settle() (counters, error) {
-	if err := f.p.wait(2 * time.Minute); err != nil {
-		return counters{}, fmt.Errorf("floor checker: %v\n%s", err, f.p.err.String())
+	if err := f.p.Wait(2 * time.Minute); err != nil {
+		return counters{}, fmt.Errorf("floor checker: %v\n%s", err, f.p.Stderr.String())
 	}
-	if err := json.Unmarshal([]byte(f.p.out.lastLine()), &f.rep); err != nil {
-		return counters{}, fmt.Errorf("floor checker output %q: %v", f.p.out.String(), err)
+	if err := json.Unmarshal([]byte(f.p.Stdout.LastLine()), &f.rep); err != nil {
+		return counters{}, fmt.Errorf("floor checker output %q: %v", f.p.Stdout.String(), err)
 	}
 	return counters{received: f.rep.Received, delivered: f.rep.Received, kernel: f.rep.Drops}, nil
 }
 
-func (f *floorSubject) stop() error { return f.p.stop(syscall.SIGTERM, 5*time.Second) }
+func (f *floorSubject) stop() error { return f.p.Stop(syscall.SIGTERM, 5*time.Second) }
 
 // ---- ferryd ----
 
@@ -105,7 +105,7 @@ const (
 )
 
 type ferrySubject struct {
-	p       *proc
+	p       *procs.Proc
 	prt     int
 	output  string // discard or file
 	outDir  string
@@ -137,7 +137,7 @@ type ferryOutput struct {
 // startFerry starts ferryd on a fresh data dir whose first-boot batch opens
 // the UDP receiver and routes everything to one output (discard, or file).
 func (b *bench) startFerry(label, output string) (subject, error) {
-	port, err := freeUDPPort()
+	port, err := procs.FreeUDPPort()
 	if err != nil {
 		return nil, err
 	}
@@ -154,55 +154,19 @@ func (b *bench) startFerry(label, output string) (subject, error) {
 		return nil, fmt.Errorf("ferry output %q", output)
 	}
 	boot += "route.add * out\n"
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	bootFile, readyFile := filepath.Join(dir, "bootstrap.ferry"), filepath.Join(dir, "ready.json")
-	if err := os.WriteFile(bootFile, []byte(boot), 0o600); err != nil {
-		return nil, err
-	}
-	f.p, err = startProc("ferryd", []string{b.ferryd, "--data-dir", filepath.Join(dir, "data"), "--ssh-addr", "127.0.0.1:0",
-		"--ready-file", readyFile, "--bootstrap", bootFile, "--log-level", "warn"}, "FERRY_INITIAL_PASSWORD="+ferryInitialPassword)
+	fd, err := benchutil.StartFerryd(benchutil.FerrydOptions{Bin: b.ferryd, Name: "ferryd", Dir: dir, Boot: boot, LogLevel: "warn",
+		ReadyWait: 30 * time.Second, InitialPassword: ferryInitialPassword, Password: ferryPassword})
 	if err != nil {
 		return nil, err
 	}
+	// One connection kept for the counters.
+	f.p, f.cli, f.version = fd.Proc, fd.Client, fd.Version
 	ok := false
 	defer func() {
 		if !ok {
-			f.p.kill()
+			f.p.Kill()
 		}
 	}()
-	// The ready file appears once every part, the bootstrap's receiver included, has started.
-	var ready struct {
-		PID       int               `json:"pid"`
-		Version   string            `json:"version"`
-		Listeners map[string]string `json:"listeners"`
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if raw, err := os.ReadFile(readyFile); err == nil && json.Unmarshal(raw, &ready) == nil {
-			break
-		}
-		if f.p.exited() {
-			return nil, fmt.Errorf("ferryd exited before it was ready: %v\n%s", f.p.werr, f.p.err.String())
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("ferryd not ready within 30 s\n%s", f.p.err.String())
-		}
-	}
-	if ready.PID != f.p.pid() || ready.Listeners["ssh"] == "" {
-		return nil, fmt.Errorf("ready file %+v is not this ferryd's (pid %d)", ready, f.p.pid())
-	}
-	f.version = ready.Version
-	sshAddr := ready.Listeners["ssh"]
-	// First login: the forced password change, then one connection kept for the counters.
-	if err := benchutil.ExecPassword(sshAddr, ferryInitialPassword, "passwd", ferryPassword+"\n"+ferryPassword+"\n"); err != nil {
-		return nil, fmt.Errorf("ferryd passwd: %w", err)
-	}
-	f.cli, err = gossh.Dial("tcp", sshAddr, &gossh.ClientConfig{User: "root", Auth: []gossh.AuthMethod{gossh.Password(ferryPassword)},
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("ferryd ssh: %w", err)
-	}
 	in, out, err := f.status()
 	if err != nil {
 		return nil, err
@@ -210,7 +174,7 @@ func (b *bench) startFerry(label, output string) (subject, error) {
 	if in.State != "listening" || !strings.HasPrefix(out.State, "running") {
 		return nil, fmt.Errorf("ferryd: receiver %q, output %q", in.State, out.State)
 	}
-	if err := waitUDPBound(f.p, port, 5*time.Second); err != nil {
+	if err := procs.WaitUDPBound(f.p, port, 5*time.Second); err != nil {
 		return nil, err
 	}
 	f.readers, f.rcvbuf = in.Readers, in.RcvBuf
@@ -218,8 +182,8 @@ func (b *bench) startFerry(label, output string) (subject, error) {
 	return f, nil
 }
 
-func (f *ferrySubject) proc() *proc { return f.p }
-func (f *ferrySubject) port() int   { return f.prt }
+func (f *ferrySubject) proc() *procs.Proc { return f.p }
+func (f *ferrySubject) port() int         { return f.prt }
 func (f *ferrySubject) describe() string {
 	out := "discard"
 	if f.output == "file" {
@@ -278,18 +242,18 @@ func (f *ferrySubject) current() (counters, error) {
 // settle: received (and what the output took and wrote) unchanged for 1 s,
 // with the socket's receive queue empty.
 func (f *ferrySubject) settle() (c counters, err error) {
-	_, err = settle(time.Second, 60*time.Second, func() (string, bool, error) {
+	_, err = procs.Settle(time.Second, 60*time.Second, func() (string, bool, error) {
 		in, out, err := f.status()
 		if err != nil {
 			return "", false, err
 		}
-		u, _ := udpPort(f.prt)
+		u, _ := procs.UDPPort(f.prt)
 		c = counters{received: in.Received, kernel: in.KernelDrops, queue: in.QueueDrops + in.Malformed, delivered: out.EventsIn}
 		if f.output == "file" {
 			c.delivered = out.Written
 		}
-		key := fmt.Sprint(in.Received, in.KernelDrops, in.QueueDrops, out.EventsIn, out.Written, u.rxQueue)
-		return key, u.rxQueue == 0 && out.EventsIn == out.Written, nil
+		key := fmt.Sprint(in.Received, in.KernelDrops, in.QueueDrops, out.EventsIn, out.Written, u.RxQueue)
+		return key, u.RxQueue == 0 && out.EventsIn == out.Written, nil
 	})
 	return c, err
 }
@@ -298,7 +262,7 @@ func (f *ferrySubject) stop() error {
 	if f.cli != nil {
 		f.cli.Close()
 	}
-	return f.p.stop(syscall.SIGTERM, 20*time.Second)
+	return f.p.Stop(syscall.SIGTERM, 20*time.Second)
 }
 
 func (f *ferrySubject) files() ([]string, error) {
@@ -326,28 +290,23 @@ func regularFiles(dir string) ([]string, error) {
 // ---- rsyslogd ----
 
 type rsyslogSubject struct {
-	p       *proc
+	rs      *benchutil.Rsyslogd
 	prt     int
 	tuned   bool
 	output  string
-	dir     string
 	outFile string
-	stats   string
-	conf    string
 }
 
-// rsyslogConf is the configuration of one variant: "defaults" is plain imudp
-// and omfile; "tuned" is what rsyslog's docs suggest for high UDP rates
-// (imudp threads, batchSize and rcvbufSize, which rsyslogd asks with
-// SO_RCVBUFFORCE as root; a LinkedList main queue with big dequeue batches;
-// omfile with asyncWriting and a 256k I/O buffer). Both variants turn DNS
-// off (the default template never shows FROMHOST, so this changes no work,
-// but no name is ever looked up) and load impstats every second into a file,
-// which is how the bench reads imudp's submitted count and the main queue.
-func rsyslogConf(dir string, port int, tuned bool, output, outFile, stats string) string {
+// rsyslogConf is the configuration of one variant, after the lines
+// benchutil.StartRsyslogd puts first in all (DNS off, which changes no work as
+// the default template never shows FROMHOST, and impstats every second into a
+// file, which is how the bench reads imudp's submitted count and the main
+// queue): "defaults" is plain imudp and omfile; "tuned" is what rsyslog's docs
+// suggest for high UDP rates (imudp threads, batchSize and rcvbufSize, which
+// rsyslogd asks with SO_RCVBUFFORCE as root; a LinkedList main queue with big
+// dequeue batches; omfile with asyncWriting and a 256k I/O buffer).
+func rsyslogConf(port int, tuned bool, output, outFile string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "global(workDirectory=%q net.enableDNS=\"off\")\n", filepath.Join(dir, "work"))
-	fmt.Fprintf(&b, "module(load=\"impstats\" interval=\"1\" format=\"json\" log.syslog=\"off\" log.file=%q resetCounters=\"off\")\n", stats)
 	if tuned {
 		b.WriteString("main_queue(queue.type=\"LinkedList\" queue.size=\"100000\" queue.dequeueBatchSize=\"1024\")\n")
 		b.WriteString("module(load=\"imudp\" threads=\"2\" batchSize=\"128\")\n")
@@ -371,51 +330,31 @@ func rsyslogConf(dir string, port int, tuned bool, output, outFile, stats string
 }
 
 func (b *bench) startRsyslog(label string, tuned bool, output string) (subject, error) {
-	port, err := freeUDPPort()
+	port, err := procs.FreeUDPPort()
 	if err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(b.work, label)
-	r := &rsyslogSubject{prt: port, tuned: tuned, output: output, dir: dir, stats: filepath.Join(dir, "stats.json")}
+	r := &rsyslogSubject{prt: port, tuned: tuned, output: output}
 	if output == "file" {
 		r.outFile = filepath.Join(dir, "out.log")
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o700); err != nil {
+	if r.rs, err = benchutil.StartRsyslogd(b.rsyslogd, "rsyslogd", dir, rsyslogConf(port, tuned, output, r.outFile)); err != nil {
 		return nil, err
 	}
-	r.conf = rsyslogConf(dir, port, tuned, output, r.outFile, r.stats)
-	confFile := filepath.Join(dir, "rsyslog.conf")
-	if err := os.WriteFile(confFile, []byte(r.conf), 0o600); err != nil {
-		return nil, err
-	}
-	if out, err := runOut(b.rsyslogd, "-N1", "-f", confFile); err != nil {
-		return nil, fmt.Errorf("rsyslogd -N1 -f %s: %v\n%s\n%s", confFile, err, out, r.conf)
-	}
-	r.p, err = startProc("rsyslogd", []string{b.rsyslogd, "-n", "-f", confFile, "-i", filepath.Join(dir, "rsyslogd.pid")})
-	if err != nil {
-		return nil, err
-	}
-	if err := waitUDPBound(r.p, port, 20*time.Second); err != nil {
-		r.p.kill()
+	if err := procs.WaitUDPBound(r.rs.Proc, port, 20*time.Second); err != nil {
+		r.rs.Proc.Kill()
 		return nil, err
 	}
 	return r, nil
 }
 
-func (r *rsyslogSubject) proc() *proc { return r.p }
-func (r *rsyslogSubject) port() int   { return r.prt }
+func (r *rsyslogSubject) proc() *procs.Proc { return r.rs.Proc }
+func (r *rsyslogSubject) port() int         { return r.prt }
 
 // describe shows the configuration without the lines every variant shares
 // (global() and impstats) and with the scratch directory left out.
-func (r *rsyslogSubject) describe() string {
-	var keep []string
-	for l := range strings.SplitSeq(strings.TrimSpace(r.conf), "\n") {
-		if !strings.HasPrefix(l, "global(") && !strings.Contains(l, "impstats") {
-			keep = append(keep, strings.ReplaceAll(l, r.dir+"/", ""))
-		}
-	}
-	return "rsyslogd: " + strings.Join(keep, "; ")
-}
+func (r *rsyslogSubject) describe() string { return "rsyslogd: " + r.rs.Describe() }
 
 // rsStats is the latest impstats emission of the figures the bench needs.
 type rsStats struct {
@@ -425,39 +364,20 @@ type rsStats struct {
 
 func (r *rsyslogSubject) readStats() (rsStats, error) {
 	var s rsStats
-	raw, err := os.ReadFile(r.stats)
-	if os.IsNotExist(err) {
-		return s, nil // no emission yet
-	}
-	if err != nil {
-		return s, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		i := strings.IndexByte(line, '{')
-		if i < 0 {
-			continue
-		}
-		var m map[string]any
-		if json.Unmarshal([]byte(line[i:]), &m) != nil {
-			continue // a line still being written
-		}
-		num := func(k string) uint64 { v, _ := m[k].(float64); return uint64(v) }
-		name, _ := m["name"].(string)
+	err := r.rs.ReadStats(func(m benchutil.ImpstatsRecord) {
+		name := m.Name()
 		switch {
-		case m["origin"] == "imudp" && strings.HasPrefix(name, "imudp(127.0.0.1"):
-			s.submitted = num("submitted")
+		case m.Origin() == "imudp" && strings.HasPrefix(name, "imudp(127.0.0.1"):
+			s.submitted = m.Num("submitted")
 		case name == "main Q":
-			s.enqueued, s.qsize = num("enqueued"), num("size")
-			s.discarded = num("discarded.full") + num("discarded.nf")
+			s.enqueued, s.qsize = m.Num("enqueued"), m.Num("size")
+			s.discarded = m.Num("discarded.full") + m.Num("discarded.nf")
 			s.emissions++
-		case strings.HasSuffix(name, "builtin:omfile") && m["origin"] == "core.action":
-			s.processed = num("processed")
+		case strings.HasSuffix(name, "builtin:omfile") && m.Origin() == "core.action":
+			s.processed = m.Num("processed")
 		}
-	}
-	return s, nil
+	})
+	return s, err
 }
 
 func (r *rsyslogSubject) countersOf(s rsStats) counters {
@@ -476,19 +396,19 @@ func (r *rsyslogSubject) current() (counters, error) {
 // settle: impstats writes once a second, so the figures must hold for two
 // emissions (2.5 s), with the main queue and the socket's receive queue empty.
 func (r *rsyslogSubject) settle() (c counters, err error) {
-	_, err = settle(2500*time.Millisecond, 90*time.Second, func() (string, bool, error) {
+	_, err = procs.Settle(2500*time.Millisecond, 90*time.Second, func() (string, bool, error) {
 		s, err := r.readStats()
 		if err != nil {
 			return "", false, err
 		}
-		u, _ := udpPort(r.prt)
+		u, _ := procs.UDPPort(r.prt)
 		c = r.countersOf(s)
-		return fmt.Sprint(s.submitted, s.enqueued, s.processed, s.discarded, u.rxQueue), s.emissions > 0 && s.qsize == 0 && u.rxQueue == 0, nil
+		return fmt.Sprint(s.submitted, s.enqueued, s.processed, s.discarded, u.RxQueue), s.emissions > 0 && s.qsize == 0 && u.RxQueue == 0, nil
 	})
 	return c, err
 }
 
-func (r *rsyslogSubject) stop() error { return r.p.stop(syscall.SIGTERM, 20*time.Second) }
+func (r *rsyslogSubject) stop() error { return r.rs.Stop() }
 
 func (r *rsyslogSubject) files() ([]string, error) {
 	if r.outFile == "" {

@@ -50,6 +50,7 @@ import (
 
 	"github.com/ferry-appliance/ferry/net/event"
 	"github.com/ferry-appliance/ferry/net/spool"
+	"github.com/ferry-appliance/ferry/scripts/bench/benchutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -648,16 +649,8 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func describe(dir string) machine {
 	m := machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Dir: dir, StartedUTC: time.Now().UTC().Format(time.RFC3339)}
-	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for l := range strings.SplitSeq(string(raw), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	raw, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	m.Kernel = strings.TrimSpace(string(raw))
+	m.CPUModel = benchutil.CPUModel()
+	m.Kernel = benchutil.KernelRelease()
 	if out, err := exec.Command("stat", "-f", "-c", "%T", dir).Output(); err == nil {
 		m.FSType = strings.TrimSpace(string(out))
 	}
