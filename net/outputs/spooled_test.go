@@ -2,6 +2,7 @@ package outputs
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"io"
 	"log/slog"
@@ -148,5 +149,70 @@ func TestRemoveFailedDestinationKeepsItsSpool(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(spoolDir, "arch", "00000000000000000001.seg")); err != nil {
 		t.Errorf("the backlog went: %v", err)
+	}
+}
+
+// Small batches linger and go to the spool as one record: at once when
+// they reach lingerEvents, when Flush is called, or after lingerFor; a
+// batch of another input flushes the one before. Under sync always nothing
+// lingers.
+func TestSpooledLinger(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pool := event.NewPool(0, 0)
+	records := func(s *spooled) (events uint64, records uint64) {
+		st := s.sp.Load().Stats()
+		return st.Events, st.Records
+	}
+	s := newSpooled("t", &flaky{}, spool.Options{Dir: t.TempDir(), MaxBytes: 1 << 20}, true, quiet)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	s.Accept(batchOf(pool, "a", "b"))
+	s.Accept(batchOf(pool, "c"))
+	if ev, _ := records(s); ev != 0 {
+		t.Fatalf("%d events in the spool at once; they should linger", ev)
+	}
+	s.Flush()
+	if ev, recs := records(s); ev != 3 || recs != 1 {
+		t.Fatalf("after Flush: %d events in %d records, want 3 in 1", ev, recs)
+	}
+	s.Accept(batchOf(pool, "d"))
+	waitFor(t, "the linger to end", func() bool { ev, _ := records(s); return ev == 4 })
+	other := pool.Get("other")
+	other.Add(time.Now(), netip.MustParseAddrPort("10.0.0.1:514"), []byte("e"))
+	s.Accept(batchOf(pool, "f"))
+	s.Accept(other) // another input: "f" goes first, on its own
+	if ev, recs := records(s); ev != 5 || recs != 3 {
+		t.Fatalf("after a batch of another input: %d events in %d records, want 5 in 3", ev, recs)
+	}
+	big := pool.Get("in")
+	for i := range lingerEvents {
+		big.Add(time.Now(), netip.AddrPort{}, fmt.Appendf(nil, "m%d", i))
+	}
+	s.Accept(big) // "e" first, then the big one at once
+	if ev, _ := records(s); ev != 6+lingerEvents {
+		t.Fatalf("a full batch lingered: %d events", ev)
+	}
+
+	a := newSpooled("a", &flaky{}, spool.Options{Dir: t.TempDir(), MaxBytes: 1 << 20, Sync: spool.SyncAlways}, true, quiet)
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	a.Accept(batchOf(pool, "x"))
+	if ev, _ := records(a); ev != 1 {
+		t.Fatalf("sync always: %d events in the spool after Accept", ev)
+	}
+	// What lingers at Shutdown is appended before the spool closes.
+	s.Accept(batchOf(pool, "last"))
+	s.Shutdown(context.Background())
+	sp, err := spool.Open(spool.Options{Dir: s.opts.Dir, MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if ev := sp.Stats().Events; ev != 7+lingerEvents {
+		t.Fatalf("after Shutdown the spool holds %d events, want %d", ev, 7+lingerEvents)
 	}
 }

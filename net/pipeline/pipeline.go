@@ -26,6 +26,10 @@ type Destination interface {
 	Accept(b *event.Batch)
 }
 
+// Flusher is a destination that may hold a batch back briefly to gather
+// it with the next (a spool's linger); Route flushes it.
+type Flusher interface{ Flush() }
+
 // Abandoner is a destination whose Accept may wait (a full spool that
 // blocks): Abandon makes it return, and later ones fail fast, counted by the
 // destination. Shutdown calls it when its deadline passes, so the router
@@ -175,7 +179,7 @@ func (p *Pipeline) run() {
 			b.Release()
 			continue
 		}
-		p.route(b.Input, b)
+		p.route(b.Input, b, false)
 	}
 }
 
@@ -193,12 +197,13 @@ func (p *Pipeline) Route(key string, b *event.Batch) bool {
 	if closed {
 		return false
 	}
-	p.route(key, b)
+	p.route(key, b, true)
 	return true
 }
 
-// route applies the table to one batch and hands it on.
-func (p *Pipeline) route(key string, b *event.Batch) {
+// route applies the table to one batch and hands it on; with flush, the
+// destinations have it in their spools when it returns (Flusher).
+func (p *Pipeline) route(key string, b *event.Batch, flush bool) {
 	defer b.Release()
 	p.routing.RLock()
 	defer p.routing.RUnlock()
@@ -228,6 +233,9 @@ func (p *Pipeline) route(key string, b *event.Batch) {
 	}
 	for _, d := range dests {
 		d.Accept(b)
+		if f, ok := d.(Flusher); ok && flush {
+			f.Flush()
+		}
 	}
 }
 

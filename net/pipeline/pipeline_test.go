@@ -114,7 +114,7 @@ func BenchmarkRoute(b *testing.B) {
 		bt := pool.Get("udp")
 		for bt.Add(time.Time{}, netip.AddrPort{}, msg) {
 		}
-		p.route(bt.Input, bt)
+		p.route(bt.Input, bt, false)
 	}
 }
 
@@ -124,8 +124,8 @@ func TestTapSkipsWhenBehind(t *testing.T) {
 	pool := event.NewPool(64, 1<<16)
 	p := New(8, nil)
 	tap := p.Tap("udp1", func(b *event.Batch, i int) bool { return bytes.Contains(b.Raw(i), []byte("keep")) }, 2)
-	p.route("udp1", batch(pool, "udp1", "keep 1", "drop", "keep 2", "keep 3", "keep 4"))
-	p.route("tcp1", batch(pool, "tcp1", "keep other input"))
+	p.route("udp1", batch(pool, "udp1", "keep 1", "drop", "keep 2", "keep 3", "keep 4"), false)
+	p.route("tcp1", batch(pool, "tcp1", "keep other input"), false)
 	if got := (<-tap.C()); string(got.Raw) != "keep 1" || got.Input != "udp1" || !got.Source.IsValid() {
 		t.Errorf("first line = %+v", got)
 	}
@@ -136,7 +136,7 @@ func TestTapSkipsWhenBehind(t *testing.T) {
 		t.Errorf("skipped = %d, want 2", tap.Skipped())
 	}
 	tap.Close()
-	p.route("udp1", batch(pool, "udp1", "keep after close"))
+	p.route("udp1", batch(pool, "udp1", "keep after close"), false)
 	select {
 	case l := <-tap.C():
 		t.Errorf("a closed tap got %q", l.Raw)
@@ -242,4 +242,33 @@ func TestRoute(t *testing.T) {
 		t.Fatal("Route taken after shutdown")
 	}
 	b.Release()
+}
+
+// flushCount is a destination that counts Accept and Flush calls.
+type flushCount struct {
+	Discard
+	flushes atomic.Int64
+}
+
+func (f *flushCount) Flush() { f.flushes.Add(1) }
+
+// TestRouteFlushes: Route flushes a destination that holds batches back;
+// the router's own routing does not.
+func TestRouteFlushes(t *testing.T) {
+	p := New(4, nil)
+	d := &flushCount{Discard: *NewDiscard("d")}
+	p.SetTable(&Table{Routes: map[string][]Destination{"*": {d}}})
+	pool := event.NewPool(0, 0)
+	b := pool.Get("x")
+	b.Add(time.Time{}, netip.AddrPort{}, []byte("x"))
+	p.Route("relay", b)
+	if n := d.flushes.Load(); n != 1 {
+		t.Fatalf("Route flushed %d times, want 1", n)
+	}
+	b = pool.Get("x")
+	b.Add(time.Time{}, netip.AddrPort{}, []byte("y"))
+	p.route("x", b, false)
+	if n := d.flushes.Load(); n != 1 {
+		t.Fatalf("the router flushed: %d", n)
+	}
 }
