@@ -2,8 +2,8 @@ package outputs
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
