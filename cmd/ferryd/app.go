@@ -123,6 +123,7 @@ func build(o options, log *slog.Logger, out *logfile.Output, logPath string, fee
 	if feed == nil {
 		feed = selflog.New(hostname, func(*event.Batch) {})
 	}
+	feed.Report(model)
 	dests, err := outputs.New(outputs.Config{Outputs: st.Outputs(), Routes: st.Routes(), Filters: st.Filters(), Router: pipe,
 		SpoolDir: filepath.Join(o.dataDir, "spool"), Status: model, Log: log,
 		Relay: outputs.RelayDeps{Keys: keystores, Identity: self.Identity, Sentry: self.SentryIdentity}})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -176,6 +175,9 @@ sentry.addBase control 127.0.0.1 %[2]d ferry-sentry ferry-ca 10485760000
 		t.Errorf("the core's relay status section is not right")
 	}
 	est := parseStatus(t, edge.mustRun(t, "system.status --json", ""))
+	if est.number(t, "sentry", "log_records_total") == 0 || est.number(t, "sentry", "log_dropped_total", "reason", "buffer_full") != 0 {
+		t.Errorf("the edge's sentry section is not right")
+	}
 	if est.number(t, "output", "relay_acknowledged_total", "destination", "control") != 500 ||
 		est.number(t, "output", "relay_up", "destination", "control", "base", "control_1") != 1 {
 		t.Errorf("the edge's output status section is not right")
@@ -214,27 +216,11 @@ func TestRelayEdgeKilledNoDuplicates(t *testing.T) {
 	c := startCore(t, "", t.TempDir(), freePort(t))
 	edgeDir := t.TempDir()
 	edge, port := startEdge(t, edgeDir, c, "")
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := make(chan int)
-	go func() {
-		i := 0
-		for ; ; i++ {
-			if _, err := fmt.Fprintf(conn, "%s\n", seqLine(i)); err != nil {
-				break
-			}
-			if i%20 == 19 {
-				time.Sleep(time.Millisecond)
-			}
-		}
-		sent <- i
-	}()
+	conn, sent := pacedSender(t, port, -1)
 	waitUntil(t, func() bool { return len(archived(t, c.archive, "tcp1")) > 5000 })
 	edge.kill()
 	conn.Close()
-	n := <-sent
+	n := (<-sent).sent
 	edge2 := startDaemon(t, edgeDir)
 	waitUntil(t, func() bool { return baseFigure(t, edge2, "core", "queued") == 0 })
 	time.Sleep(500 * time.Millisecond) // the core's file output writes what it took
@@ -283,28 +269,12 @@ func TestRelayCoreKilled(t *testing.T) {
 	coreDir := t.TempDir()
 	c := startCore(t, coreDir, t.TempDir(), freePort(t))
 	_, port := startEdge(t, "", c, "")
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 60000
-	done := make(chan error, 1)
-	go func() {
-		for i := range n {
-			if _, err := fmt.Fprintf(conn, "%s\n", seqLine(i)); err != nil {
-				done <- err
-				return
-			}
-			if i%20 == 19 {
-				time.Sleep(time.Millisecond)
-			}
-		}
-		done <- nil
-	}()
+	conn, done := pacedSender(t, port, n)
 	waitUntil(t, func() bool { return len(archived(t, c.archive, "tcp1")) > 5000 })
 	c.kill()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if r := <-done; r.err != nil {
+		t.Fatal(r.err)
 	}
 	conn.Close()
 	c2 := restartCore(t, c)
@@ -378,30 +348,14 @@ forwarder.addBasePair ab a b
 			t.Fatalf("the pair's connections are not both up:\n%s\n%s", edge.mustRun(t, "forwarder.bases", ""), b.mustRun(t, "forwarder.listeners", ""))
 		}
 	}
-	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 40000
-	done := make(chan error, 1)
-	go func() {
-		for i := range n {
-			if _, err := fmt.Fprintf(conn, "%s\n", seqLine(i)); err != nil {
-				done <- err
-				return
-			}
-			if i%20 == 19 {
-				time.Sleep(time.Millisecond)
-			}
-		}
-		done <- nil
-	}()
+	conn, done := pacedSender(t, port, n)
 	waitUntil(t, func() bool {
 		return len(archived(t, a.archive, "tcp1")) > 3000 && len(archived(t, b.archive, "tcp1")) > 3000
 	})
 	a.kill()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if r := <-done; r.err != nil {
+		t.Fatal(r.err)
 	}
 	conn.Close()
 	all := func() map[int]int {

@@ -173,6 +173,38 @@ func pausedArchive(t *testing.T, d *daemon, input, proto, flags string) (string,
 	return archive, port
 }
 
+// pacedSender writes seqLine(0), seqLine(1), ... over one new connection at
+// about 20k lines/s (a backlog a loaded CI machine drains in time), n of
+// them, or with n < 0 until the connection breaks. The channel gets how
+// many it wrote and the error that stopped it (nil when all n went).
+func pacedSender(t *testing.T, port, n int) (net.Conn, <-chan pacedResult) {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan pacedResult, 1)
+	go func() {
+		i := 0
+		for ; n < 0 || i < n; i++ {
+			if _, err := fmt.Fprintf(c, "%s\n", seqLine(i)); err != nil {
+				done <- pacedResult{i, err}
+				return
+			}
+			if i%20 == 19 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		done <- pacedResult{i, nil}
+	}()
+	return c, done
+}
+
+type pacedResult struct {
+	sent int
+	err  error
+}
+
 // sendTCP sends n lines, line(i) each, over one new connection, then closes it.
 func sendTCP(t *testing.T, port, n int, line func(i int) string) {
 	t.Helper()
@@ -355,27 +387,11 @@ func TestKillUnderTrafficLeavesNoHoles(t *testing.T) {
 	d := startDaemon(t, dir).ready(t)
 	port := freePort(t)
 	d.mustRun(t, "", fmt.Sprintf("syslog.open tcp1 %d tcp --bind 127.0.0.1\nforwarder.addOutput arch file %s\nroute.add tcp1 arch\n", port, archive))
-	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := make(chan int)
-	go func() {
-		i := 0
-		for ; ; i++ {
-			if _, err := fmt.Fprintf(c, "<13>Dec  2 10:00:00 host app: seq=%07d\n", i); err != nil {
-				break
-			}
-			if i%20 == 19 {
-				time.Sleep(time.Millisecond) // about 20k/s: a backlog a loaded CI machine drains in time
-			}
-		}
-		sent <- i
-	}()
+	c, sent := pacedSender(t, port, -1)
 	waitUntil(t, func() bool { return outputFigure(t, d, "written") > 5000 })
 	d.kill()
 	c.Close()
-	n := <-sent
+	n := (<-sent).sent
 
 	d2 := startDaemon(t, dir)
 	for deadline := time.Now().Add(waitFor); outputFigure(t, d2, "queued") != 0; time.Sleep(50 * time.Millisecond) {

@@ -7,7 +7,6 @@ package inputs
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,11 +36,9 @@ type RecordTable interface {
 	List() ([]store.Input, map[string]error, error)
 }
 
-// Keys is the keystore registry as TLS receivers use it (certs.Registry).
-type Keys interface {
-	Certificate(alias string) (*tls.Certificate, error)
-	TrustPool(alias string) (*x509.CertPool, error)
-}
+// Keys is the keystore registry as TLS receivers and relay listeners use it
+// (certs.Registry).
+type Keys = relay.Keys
 
 // Config is what the manager is built from.
 type Config struct {

@@ -241,29 +241,28 @@ func (m *Manager) build(rec store.Output) (destination, error) {
 			return nil, fmt.Errorf("output %q: discard has no spool (it measures ingest alone): --buffer, --sync, --when-full and --max-age do not apply", rec.Name)
 		}
 		return &discard{Discard: pipeline.NewDiscard(rec.Name)}, nil
+	}
+	ep, err := m.endpoint(rec)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := m.spoolOptions(rec)
+	if err != nil {
+		return nil, err
+	}
+	return newSpooled(rec.Name, ep, opts, rec.Paused, m.log), nil
+}
+
+// endpoint makes what a spooled destination delivers to (validation only).
+func (m *Manager) endpoint(rec store.Output) (endpoint, error) {
+	switch rec.Type {
 	case "base", "pair":
-		ep, err := m.buildRelay(rec)
-		if err != nil {
-			return nil, err
-		}
-		opts, err := m.spoolOptions(rec)
-		if err != nil {
-			return nil, err
-		}
-		return newSpooled(rec.Name, ep, opts, rec.Paused, m.log), nil
+		return m.buildRelay(rec)
 	case "file":
 		if !filepath.IsAbs(rec.Target) {
 			return nil, fmt.Errorf("output %q: file needs an absolute directory, not %q", rec.Name, rec.Target)
 		}
-		f, err := file.New(file.Config{Name: rec.Name, Dir: rec.Target, MaxSize: rec.MaxSize, Compress: rec.Compress, Log: m.cfg.Log})
-		if err != nil {
-			return nil, err
-		}
-		opts, err := m.spoolOptions(rec)
-		if err != nil {
-			return nil, err
-		}
-		return newSpooled(rec.Name, f, opts, rec.Paused, m.log), nil
+		return file.New(file.Config{Name: rec.Name, Dir: rec.Target, MaxSize: rec.MaxSize, Compress: rec.Compress, Log: m.cfg.Log})
 	}
 	return nil, fmt.Errorf("output %q: type %q: use %s", rec.Name, rec.Type, strings.Join(Types(), " or "))
 }

@@ -528,7 +528,7 @@ func loadStream(path string) (string, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(path))
+		err = spool.OSFS{}.SyncDir(filepath.Dir(path))
 	}
 	return id, err
 }

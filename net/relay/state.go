@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/ferry-appliance/ferry/net/spool"
 )
 
 // dedupState is what the listener remembers per sender stream: the last
@@ -100,18 +102,9 @@ func (s stateStore) save(st *dedupState) error {
 		err = cerr
 	}
 	if err == nil && statErr != nil { // a new file: its name must survive too
-		err = syncDir(s.dir)
+		err = spool.OSFS{}.SyncDir(s.dir)
 	}
 	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferry-appliance/ferry/net/event"
+	"github.com/ferry-appliance/ferry/status"
 )
 
 // Input is the input name the events carry.
@@ -35,6 +36,8 @@ type Feed struct {
 	done      chan struct{}
 	started   atomic.Bool
 	once      sync.Once
+	model     *status.Model
+	reg       *status.Registration
 }
 
 // New makes a feed for host that hands batches to deliver (which keeps
@@ -55,8 +58,28 @@ func (f *Feed) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Report makes Start register the feed's counters (the sentry section) in m.
+func (f *Feed) Report(m *status.Model) { f.model = m }
+
+var (
+	feedDelivered = status.NewCounter("log_records_total", "Daemon log records handed to the sentry bases")
+	feedDropped   = status.NewCounter("log_dropped_total", "Daemon log records not handed on, by reason (buffer_full: the feed's 4096 were waiting)", "reason")
+)
+
+func (f *Feed) fields() []status.Field {
+	d, dr := f.Stats()
+	return []status.Field{feedDelivered.Field(d), feedDropped.Field(dr, "buffer_full")}
+}
+
 // Start runs the batcher.
 func (f *Feed) Start(context.Context) error {
+	if f.model != nil {
+		reg, err := f.model.Register("sentry", nil, f.fields)
+		if err != nil {
+			return err
+		}
+		f.reg = reg
+	}
 	f.started.Store(true)
 	go f.run()
 	return nil
@@ -67,7 +90,10 @@ func (f *Feed) Shutdown(context.Context) error {
 	if !f.started.Load() {
 		return nil
 	}
-	f.once.Do(func() { close(f.stop) })
+	f.once.Do(func() {
+		close(f.stop)
+		f.reg.Remove()
+	})
 	<-f.done
 	return nil
 }

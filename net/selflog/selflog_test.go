@@ -3,12 +3,14 @@ package selflog
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ferry-appliance/ferry/net/event"
+	"github.com/ferry-appliance/ferry/status"
 )
 
 // TestFeed: records written before and after Start arrive, as RFC 5424
@@ -49,13 +51,29 @@ func TestFeed(t *testing.T) {
 	}
 }
 
-// TestFeedFull: a logger never waits for the feed; what does not fit is counted.
+// TestFeedFull: a logger never waits for the feed; what does not fit is
+// counted, by reason, in the status model's sentry section.
 func TestFeedFull(t *testing.T) {
 	f := New("h", func(*event.Batch) {})
+	m := status.New()
+	f.Report(m)
 	for range cap(f.lines) + 10 {
 		f.Write([]byte("x\n"))
 	}
 	if _, dropped := f.Stats(); dropped != 10 {
 		t.Fatalf("dropped %d, want 10", dropped)
+	}
+	f.Start(context.Background())
+	defer f.Shutdown(context.Background())
+	var got any
+	for _, sec := range m.Snapshot() {
+		for _, fl := range sec.Fields {
+			if sec.Name == "sentry" && fl.Desc.Name() == "log_dropped_total" && slices.Equal(fl.LabelValues, []string{"buffer_full"}) {
+				got = fl.Value
+			}
+		}
+	}
+	if got != uint64(10) {
+		t.Fatalf("the status model shows %v dropped, want 10", got)
 	}
 }
